@@ -1,0 +1,150 @@
+//! The `allot` command line: `serve` runs the service; every other command
+//! is a client of its API (or, for `token create` without a server, of its
+//! database).
+//!
+//! Exit codes scripts can rely on: 0 success, 1 the server refused the
+//! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
+
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ServeArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "allot",
+    version,
+    about = "Schedules things in time under hard limits."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+pub const EXIT_REFUSED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_FAILED: u8 = 3;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Token(cmd) => token::run(cmd).await,
+        }
+    })
+}
+
+/// Installs the process-wide TLS provider (ring; no C toolchain beyond cc).
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("ALLOT_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match args.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_tracing(config.log_json);
+    install_tls();
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let server = match crate::server::Server::build(&config, clock, true).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", config.listen);
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.listen.clone());
+    println!(
+        "allot {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "  database: {} ({})",
+        redact(&config.database_url),
+        server.db.backend().as_str()
+    );
+    println!("  API docs: http://{addr}/docs");
+    match &server.first_token {
+        Some(token) => {
+            println!("  created the first API token (shown once, stored hashed):");
+            println!("    export ALLOT_TOKEN={token}");
+        }
+        None if config.bootstrap_token.is_some() => {
+            println!(
+                "  authenticate with the bootstrap token: Authorization: Bearer $ALLOT_BOOTSTRAP_TOKEN"
+            );
+        }
+        None => println!(
+            "  authenticate with: Authorization: Bearer <token>  (make one: allot token create --name NAME)"
+        ),
+    }
+    match server.run(listener, crate::server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The URL without its password, for printing.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

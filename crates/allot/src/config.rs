@@ -1,0 +1,160 @@
+//! `allot serve` configuration: flags, environment variables (`ALLOT_*`) and
+//! an optional TOML file, in that order of precedence, then defaults.
+//! The TOML keys are the flag names with underscores, e.g.
+//! `database_url = "postgres://..."`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use allot_kernel::duration::parse_duration;
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://allot.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_HTTP_URL: &str = "https://httpbin.org/status/200";
+
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// Database: sqlite://FILE (default sqlite://allot.db) or postgres://USER@HOST/DB.
+    #[arg(long, env = "ALLOT_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "ALLOT_LISTEN")]
+    pub listen: Option<String>,
+    /// TOML file with any of these settings (keys as flag names with underscores).
+    #[arg(long, env = "ALLOT_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Log format: text or json (default text).
+    #[arg(long, env = "ALLOT_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// On SIGTERM/SIGINT, how long running executions may take to finish (default 30s).
+    #[arg(long, env = "ALLOT_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<String>,
+    /// Executions that may run at once (default 64).
+    #[arg(long, env = "ALLOT_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest request body in bytes (default 1048576).
+    #[arg(long, env = "ALLOT_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Requests per second allowed per token; 0 turns the limit off (default 1000).
+    #[arg(long, env = "ALLOT_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Burst allowed above the rate (default twice the rate).
+    #[arg(long, env = "ALLOT_RATE_BURST")]
+    pub rate_burst: Option<u32>,
+    /// A token ensured at start with every scope (for first use and deployments).
+    #[arg(long, env = "ALLOT_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+    /// URL `http` tasks GET when their params name none (default https://httpbin.org/status/200).
+    #[arg(long, env = "ALLOT_HTTP_DEFAULT_URL")]
+    pub http_default_url: Option<String>,
+    /// Comma-separated hosts `http` and `webhook` tasks may reach (default: any).
+    #[arg(long, env = "ALLOT_HTTP_ALLOWED_HOSTS")]
+    pub http_allowed_hosts: Option<String>,
+    /// HMAC-SHA256 key that signs webhook requests; webhook tasks need it.
+    #[arg(long, env = "ALLOT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// How long a node's lease lasts; a crashed node's runs are interrupted after it (default 15s).
+    #[arg(long, env = "ALLOT_NODE_LEASE")]
+    pub node_lease: Option<String>,
+    /// A run found due later than this after its time counts as missed (default 5s).
+    #[arg(long, env = "ALLOT_MISFIRE_GRACE")]
+    pub misfire_grace: Option<String>,
+    /// Database connections per process (default 16; SQLite uses at most 8).
+    #[arg(long, env = "ALLOT_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+}
+
+/// Settings after every source has been applied.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub database_url: String,
+    pub listen: String,
+    pub log_json: bool,
+    pub shutdown_grace: Duration,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    pub bootstrap_token: Option<String>,
+    pub http_default_url: String,
+    pub http_allowed_hosts: Vec<String>,
+    pub webhook_secret: Option<String>,
+    pub node_lease: Duration,
+    pub misfire_grace: Duration,
+    pub database_max_connections: u32,
+}
+
+fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_duration(&v).map_err(|e| format!("--{name}: {e}")),
+    }
+}
+
+impl ServeArgs {
+    /// Applies the TOML file (if any) under the flags and environment.
+    pub fn resolve(self) -> Result<ServeConfig, String> {
+        let file = match &self.config {
+            None => ServeArgs::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str::<ServeArgs>(&text)
+                    .map_err(|e| format!("config file {}: {e}", path.display()))?
+            }
+        };
+        macro_rules! pick {
+            ($field:ident) => {
+                self.$field.clone().or(file.$field.clone())
+            };
+        }
+        let log_format = pick!(log_format).unwrap_or_else(|| "text".to_string());
+        if !matches!(log_format.as_str(), "text" | "json") {
+            return Err(format!(
+                "--log-format must be text or json, got {log_format:?}"
+            ));
+        }
+        let rate_limit = pick!(rate_limit).unwrap_or(1000);
+        let node_lease = duration("node-lease", pick!(node_lease), Duration::from_secs(15))?;
+        if node_lease < Duration::from_secs(1) {
+            return Err("--node-lease must be at least 1s".to_string());
+        }
+        Ok(ServeConfig {
+            database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            listen: pick!(listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            log_json: log_format == "json",
+            shutdown_grace: duration(
+                "shutdown-grace",
+                pick!(shutdown_grace),
+                Duration::from_secs(30),
+            )?,
+            workers: pick!(workers).unwrap_or(64).max(1),
+            max_body_bytes: pick!(max_body_bytes).unwrap_or(1024 * 1024),
+            rate_limit,
+            rate_burst: pick!(rate_burst).unwrap_or(rate_limit.saturating_mul(2)),
+            bootstrap_token: pick!(bootstrap_token).filter(|t| !t.is_empty()),
+            http_default_url: pick!(http_default_url)
+                .unwrap_or_else(|| DEFAULT_HTTP_URL.to_string()),
+            http_allowed_hosts: pick!(http_allowed_hosts)
+                .map(|h| {
+                    h.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            webhook_secret: pick!(webhook_secret).filter(|s| !s.is_empty()),
+            node_lease,
+            misfire_grace: duration(
+                "misfire-grace",
+                pick!(misfire_grace),
+                Duration::from_secs(5),
+            )?,
+            database_max_connections: pick!(database_max_connections).unwrap_or(16).max(1),
+        })
+    }
+}

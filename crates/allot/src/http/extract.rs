@@ -1,0 +1,123 @@
+//! Request extractors whose rejections are problem documents, so malformed
+//! JSON, wrong types, missing fields and oversized bodies all answer with a
+//! 4xx `application/problem+json` that names what was wrong and where.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::problem::{FieldError, Problem};
+
+/// A JSON body. Errors: 415 without a JSON content type, 413 over the body
+/// limit, 400 for malformed JSON, 422 (with a JSON pointer) for a body that is
+/// JSON but not the expected shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let essence = ct.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses `bytes` as `T`, with problem errors as [`ApiJson`] describes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(format!("malformed JSON: {e}"))
+            .with("line", e.line())
+            .with("column", e.column())
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer = path_to_pointer(e.path());
+        Problem::validation(vec![FieldError {
+            pointer,
+            message: e.into_inner().to_string(),
+        }])
+    })
+}
+
+fn body_rejection(rejection: BytesRejection) -> Problem {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            status,
+            "payload-too-large",
+            "Payload too large",
+            "the request body is larger than the server accepts",
+        )
+    } else {
+        Problem::bad_request(format!("cannot read the request body: {rejection}"))
+    }
+}
+
+/// Turns serde's path (`schedule.every`, `params[0]`) into a JSON pointer
+/// (`/schedule/every`, `/params/0`).
+fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Unknown => out.push_str("/?"),
+        }
+    }
+    out
+}
+
+/// Query parameters, with a 400 problem naming the bad parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-query",
+                    "Invalid query parameters",
+                    e.body_text(),
+                )
+            })
+    }
+}

@@ -1,0 +1,52 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and
+//! Swagger UI to browse it (served from files vendored into the binary).
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::AppState;
+use crate::jobs;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "allot", description = "Schedules things in time under hard limits."),
+    paths(
+        super::ops::healthz,
+        super::ops::readyz,
+        super::ops::metrics,
+        jobs::api::create_task,
+        jobs::api::list_tasks,
+        jobs::api::get_task,
+        jobs::api::update_task,
+        jobs::api::delete_task,
+        jobs::api::pause_task,
+        jobs::api::resume_task,
+        jobs::api::run_task,
+        jobs::api::task_executions,
+        jobs::api::list_executions,
+        jobs::api::get_execution,
+        jobs::api::upcoming,
+    ),
+    components(schemas(super::problem::Problem, super::problem::FieldError)),
+    modifiers(&BearerAuth),
+    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "ops", description = "Health and metrics"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

@@ -1,0 +1,204 @@
+//! Storage: one handle over the two backends.
+//!
+//! allot runs on an embedded SQLite file with zero setup, and on PostgreSQL in
+//! production. Rather than a trait with two copies of every query, a module's
+//! store is written once against [`Db`] and the [`with_pool!`] / [`in_tx!`]
+//! macros compile the same body for each backend; where the dialects differ
+//! (row locks, batch statements) the body branches on [`Db::backend`]. Column
+//! types that differ ([`DbTime`], [`DbId`]) decode from either database.
+//!
+//! SQLite is single-process: [`Db::connect`] takes an exclusive lock file
+//! beside the database and refuses to open a file another process is using.
+
+mod lock;
+pub mod types;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use lock::FileLock;
+pub use types::{DbId, DbStrings, DbTime};
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection pool to either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool, std::sync::Arc<FileLock>),
+    Postgres(PgPool),
+}
+
+/// Pool settings; the defaults suit one service process.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("{0}")]
+    Locked(String),
+    #[error("cannot open database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens a pool for `url`: `sqlite://PATH` (created if missing; `sqlite::memory:` for a
+    /// private in-memory database) or `postgres://...`.
+    pub async fn connect(url: &str, options: &DbOptions) -> Result<Db, ConnectError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?.application_name("allot");
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            return Ok(Db::Postgres(pool));
+        }
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // WAL with NORMAL is durable across process crashes (the
+                // claims that matter); only an OS crash can lose the last commits.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let in_memory = connect.get_filename().as_os_str().is_empty()
+                || url.contains(":memory:")
+                || url.contains("mode=memory");
+            let lock = if in_memory {
+                FileLock::none()
+            } else {
+                FileLock::acquire(connect.get_filename()).map_err(ConnectError::Locked)?
+            };
+            // An in-memory database lives in one connection; more would each see an
+            // empty database of their own.
+            let max = if in_memory {
+                1
+            } else {
+                options.max_connections.clamp(1, 8)
+            };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            return Ok(Db::Sqlite(pool, std::sync::Arc::new(lock)));
+        }
+        Err(ConnectError::UnsupportedUrl(url.to_string()))
+    }
+
+    /// Applies every pending migration of every module.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        match self {
+            Db::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(..) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A trivial round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        crate::with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection (and, for SQLite, releases the file lock when
+    /// the last clone is dropped).
+    pub async fn close(&self) {
+        crate::with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend.
+/// The body is compiled once per backend, so it must type-check for both.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool, _) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` (an expression of type `Result<T, E>` where `E: From<sqlx::Error>`)
+/// inside a transaction bound to `$tx`, committing on `Ok` and rolling back on
+/// `Err` (or early return). SQLite transactions start with `BEGIN IMMEDIATE` so
+/// that writers queue for the lock up front instead of failing on upgrade.
+#[macro_export]
+macro_rules! in_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(pool, _) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit().await?;
+                }
+                out
+            }
+            $crate::store::Db::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                if out.is_ok() {
+                    $tx.commit().await?;
+                }
+                out
+            }
+        }
+    };
+}
+
+/// True when the error is a unique-constraint violation (either backend).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

@@ -1,0 +1,1 @@
+//! Test support: a PostgreSQL for tests and benchmarks.
