@@ -1,10 +1,21 @@
-//! The `allot` command line: `serve` runs the service; every other command
-//! is a client of its API (or, for `token create` without a server, of its
-//! database).
+//! The `allot` command line: `serve` runs the service; `token create` writes
+//! to its database; `tasks` and `executions` are clients of its API.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the server refused the
 //! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
+//!
+//! API commands (`tasks`, `executions`) take `--server`/`ALLOT_SERVER` and
+//! `--token`/`ALLOT_TOKEN`; they print tables for people, or with `--json`
+//! the server's JSON document compact on one line, for scripts and `jq`.
 
+mod client;
+mod error;
+mod executions;
+mod output;
+mod pages;
+mod table;
+mod task_body;
+mod tasks;
 mod token;
 
 use std::process::ExitCode;
@@ -31,6 +42,10 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Create, inspect, change and trigger tasks.
+    Tasks(tasks::TasksArgs),
+    /// Inspect run history and upcoming runs.
+    Executions(executions::ExecutionsArgs),
 }
 
 pub const EXIT_REFUSED: u8 = 1;
@@ -53,13 +68,15 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Token(cmd) => token::run(cmd).await,
+            Command::Tasks(args) => tasks::run(args).await,
+            Command::Executions(args) => executions::run(args).await,
         }
     })
 }
 
-/// Installs the process-wide TLS provider (ring; no C toolchain beyond cc).
+/// Installs the process-wide TLS provider; see [`crate::tls`].
 pub fn install_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install();
 }
 
 fn init_tracing(json: bool) {

@@ -1,6 +1,6 @@
-//! `allot token create`: makes an API token. With `--token` (a token with
-//! the `admin` scope) it asks the server; otherwise it writes straight to the
-//! database, which is how the very first token is made on PostgreSQL.
+//! `allot token create`: makes an API token by writing straight to the
+//! database (there is no API route for it), which is also how the very first
+//! token is made on PostgreSQL.
 
 use std::process::ExitCode;
 
@@ -51,6 +51,14 @@ async fn create(args: CreateArgs) -> ExitCode {
     if args.name.trim().is_empty() || args.name.len() > 200 {
         eprintln!("error: --name must be 1 to 200 characters");
         return ExitCode::from(super::EXIT_USAGE);
+    }
+    // Someone who set ALLOT_SERVER may expect the token to be made there;
+    // without a database URL it would land in a local allot.db instead.
+    if args.database_url.is_none() && std::env::var_os("ALLOT_SERVER").is_some() {
+        eprintln!(
+            "note: tokens are written to the database, not through ALLOT_SERVER; using {} (set --database-url or ALLOT_DATABASE_URL to the server's database)",
+            crate::config::DEFAULT_DATABASE_URL
+        );
     }
     let url = args
         .database_url

@@ -57,11 +57,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             .with("column", e.column())
     })?;
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let pointer = path_to_pointer(e.path());
-        Problem::validation(vec![FieldError {
-            pointer,
-            message: e.into_inner().to_string(),
-        }])
+        let mut pointer = path_to_pointer(e.path());
+        let message = e.into_inner().to_string();
+        // serde reports a missing field at its parent; point at the field itself.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            pointer.push('/');
+            pointer.push_str(field);
+        }
+        Problem::validation(vec![FieldError { pointer, message }])
     })
 }
 

@@ -79,10 +79,7 @@ impl Jobs {
     ) -> Jobs {
         let store = JobStore::new(db.clone());
         let settings = Arc::new(config.kinds.clone());
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let http = crate::tls::http_client();
         let ctx = RunContext {
             db,
             clock: clock.clone(),

@@ -383,7 +383,7 @@ impl JobService {
             node_id: Some(node_id),
         };
         match self.store.start_manual_run(uuid, &execution).await? {
-            Ok(task) => {
+            Ok((task, execution)) => {
                 self.engine.runner().dispatch(&task, execution.clone());
                 let row = self
                     .store

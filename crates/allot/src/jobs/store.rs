@@ -294,7 +294,7 @@ impl JobStore {
         &self,
         task_id: Uuid,
         execution: &NewExecution,
-    ) -> Result<Result<TaskRow, Option<Uuid>>, sqlx::Error> {
+    ) -> Result<Result<(TaskRow, NewExecution), Option<Uuid>>, sqlx::Error> {
         let lock = match self.db.backend() {
             crate::store::Backend::Postgres => {
                 "SELECT running_execution_id FROM tasks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
@@ -312,9 +312,14 @@ impl JobStore {
                 None => Ok(Err(None)),
                 Some(Some(busy)) => Ok(Err(Some(busy.0))),
                 Some(None) => {
-                    if !insert_execution!(&mut *tx, execution) {
-                        // A manual run at this exact microsecond already exists.
-                        return Ok(Err(None));
+                    // Two manual runs can share a clock reading (a coarse or
+                    // manual clock); the later one moves on by a microsecond.
+                    let mut execution = execution.clone();
+                    while !insert_execution!(&mut *tx, &execution) {
+                        execution.scheduled_for = execution
+                            .scheduled_for
+                            .checked_add(jiff::SignedDuration::from_micros(1))
+                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
                     }
                     let row = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
                         "UPDATE tasks SET running_execution_id = $2, claim_at = NULL \
@@ -324,7 +329,7 @@ impl JobStore {
                     .bind(DbId(execution.id))
                     .fetch_one(&mut *tx)
                     .await?;
-                    Ok::<_, sqlx::Error>(Ok(row))
+                    Ok::<_, sqlx::Error>(Ok((row, execution)))
                 }
             }
         })

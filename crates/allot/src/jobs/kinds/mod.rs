@@ -114,6 +114,11 @@ impl TaskAction {
 
 /// Deserialises kind params with a pointer under `/params` on error.
 fn from_params<T: serde::de::DeserializeOwned>(params: &Value) -> Result<T, FieldError> {
+    if params.is_null() {
+        return Err(param_error_root(
+            "params are required for this kind (see the kind's documentation)",
+        ));
+    }
     serde_path_to_error::deserialize(params.clone()).map_err(|e| {
         let path = e.path().to_string();
         FieldError {
@@ -125,6 +130,13 @@ fn from_params<T: serde::de::DeserializeOwned>(params: &Value) -> Result<T, Fiel
             message: e.into_inner().to_string(),
         }
     })
+}
+
+fn param_error_root(message: &str) -> FieldError {
+    FieldError {
+        pointer: "/params".to_string(),
+        message: message.to_string(),
+    }
 }
 
 fn param_error(name: &str, message: impl Into<String>) -> FieldError {
