@@ -172,8 +172,10 @@ impl Engine {
             };
             let decision = decide::decide(&schedule, &policy, &timing, running, now);
             let mut start = None;
-            let last = decision.runs.len();
-            for (i, (at, outcome)) in decision.runs.iter().enumerate() {
+            // The kernel keeps the newest missed runs; the note about the
+            // older ones it did not list goes on the oldest recorded skip.
+            let mut note_pending = decision.not_recorded > 0;
+            for (at, outcome) in decision.runs.iter() {
                 let id = Uuid::now_v7();
                 let execution = match outcome {
                     Outcome::Start => {
@@ -192,9 +194,9 @@ impl Engine {
                     }
                     Outcome::Skipped(reason) => {
                         let mut error = reason.to_string();
-                        if i + 1 == last && decision.not_recorded > 0 {
+                        if std::mem::take(&mut note_pending) {
                             error.push_str(&format!(
-                                " ({} more missed runs were skipped and not recorded one by one)",
+                                " ({} earlier missed runs were skipped too and not recorded one by one)",
                                 decision.not_recorded
                             ));
                         }
