@@ -76,7 +76,7 @@ impl Client {
             )
         })?;
         auth.set_sensitive(true);
-        super::install_tls();
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .user_agent(concat!("allot-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)

@@ -31,7 +31,7 @@ pub enum ExecutionsCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only this task's executions (an unknown task is an error, not an empty list).
+    /// Only this task's executions (deleted tasks included).
     #[arg(long, value_name = "ID")]
     pub task: Option<String>,
     /// Only executions with this status: running, succeeded, failed,
@@ -71,20 +71,21 @@ async fn execute(args: ExecutionsArgs) -> Result<(), CliError> {
         ExecutionsCommand::List(a) => {
             let task_id = a.task.as_deref().map(|t| id("task", t)).transpose()?;
             let client = Client::new(&args.api)?;
-            // The per-task route answers 404 for a mistyped task id, where
-            // the filtered list would quietly answer with nothing.
-            let segments = match task_id {
-                Some(t) => vec!["tasks", t, "executions"],
-                None => vec!["executions"],
-            };
-            let doc = fetch(&client, &segments, &[("status", a.status)], &a.page).await?;
+            // The filter, not /v1/tasks/{id}/executions: that route answers
+            // 404 once the task is deleted, and a deleted task's history
+            // stays readable.
+            let query = [
+                ("task_id", task_id.map(str::to_string)),
+                ("status", a.status),
+            ];
+            let doc = fetch(&client, &["executions"], &query, &a.page).await?;
             print_list(json, &doc, "no executions", execution_table)?;
         }
         ExecutionsCommand::Get(a) => {
             let execution = Client::new(&args.api)?
                 .get(&["executions", id("execution", &a.id)?], &[])
                 .await?;
-            print_doc(json, &execution, execution_detail);
+            print_doc(json, &execution, execution_detail)?;
         }
         ExecutionsCommand::Upcoming(a) => {
             let doc = Client::new(&args.api)?

@@ -46,6 +46,15 @@ pub enum Command {
     Tasks(tasks::TasksArgs),
     /// Inspect run history and upcoming runs.
     Executions(executions::ExecutionsArgs),
+    /// Run a benchmark and print its figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Scheduler throughput, firing lateness and start-up with many tasks.
+    Jobs(crate::bench::jobs::JobsBenchArgs),
 }
 
 pub const EXIT_REFUSED: u8 = 1;
@@ -70,13 +79,18 @@ pub fn main() -> ExitCode {
             Command::Token(cmd) => token::run(cmd).await,
             Command::Tasks(args) => tasks::run(args).await,
             Command::Executions(args) => executions::run(args).await,
+            Command::Bench(BenchCommand::Jobs(args)) => {
+                crate::tls::install();
+                match crate::bench::jobs::run(args).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::from(EXIT_FAILED)
+                    }
+                }
+            }
         }
     })
-}
-
-/// Installs the process-wide TLS provider; see [`crate::tls`].
-pub fn install_tls() {
-    crate::tls::install();
 }
 
 fn init_tracing(json: bool) {
@@ -102,7 +116,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_tracing(config.log_json);
-    install_tls();
+    crate::tls::install();
     let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
     let server = match crate::server::Server::build(&config, clock, true).await {
         Ok(s) => s,
@@ -163,5 +177,35 @@ pub fn redact(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Catches conflicts/requires naming flags that do not exist.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn schedule_forms_and_file_are_exclusive() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["allot", "tasks", "create", "--name", "n", "--kind", "sleep"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).map(|_| ())
+        };
+        assert!(parse(&["--every", "1s"]).is_ok());
+        assert!(parse(&["--every", "1s", "--cron", "* * * * *"]).is_err());
+        assert!(parse(&["--every", "1s", "--timezone", "UTC"]).is_err());
+        assert!(parse(&["--cron", "* * * * *", "--start-at", "x"]).is_err());
+        assert!(parse(&["--every", "1s", "--file", "b.json"]).is_err());
+        assert!(Cli::try_parse_from(["allot", "tasks", "create", "--file", "-"]).is_ok());
+        assert!(Cli::try_parse_from(["allot", "tasks", "--json", "list", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["allot", "tasks", "list", "--json"]).is_ok());
     }
 }

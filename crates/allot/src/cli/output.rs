@@ -1,17 +1,32 @@
 //! Where results go: `--json` prints the server's document compact on one
 //! line (stable for `jq`, `grep`, `head -1`); otherwise a table for people.
 
+use std::io::{ErrorKind, Write};
+
 use serde_json::Value;
 
 use super::error::{CliError, sanitize};
 use super::pages::items;
 
+/// Writes to stdout. `println!` would panic when the reader has gone away
+/// (`allot tasks list | head -1`); a closed pipe just means nobody wants
+/// the rest.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+            Err(CliError::Failed(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One resource (task, execution).
-pub fn print_doc(json: bool, doc: &Value, render: fn(&Value) -> String) {
+pub fn print_doc(json: bool, doc: &Value, render: fn(&Value) -> String) -> Result<(), CliError> {
     if json {
-        println!("{doc}");
+        emit(&format!("{doc}\n"))
     } else {
-        print!("{}", render(doc));
+        emit(&render(doc))
     }
 }
 
@@ -24,14 +39,13 @@ pub fn print_list(
     render: fn(&[Value]) -> String,
 ) -> Result<(), CliError> {
     if json {
-        println!("{doc}");
-        return Ok(());
+        return emit(&format!("{doc}\n"));
     }
     let list = items(doc)?;
     if list.is_empty() {
-        println!("{empty}");
+        emit(&format!("{empty}\n"))?;
     } else {
-        print!("{}", render(list));
+        emit(&render(list))?;
     }
     if let Some(next) = doc.get("next_cursor").and_then(Value::as_str) {
         eprintln!(

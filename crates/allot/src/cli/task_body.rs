@@ -43,7 +43,9 @@ pub struct ScheduleFlags {
     #[arg(long, conflicts_with_all = ["at", "cron", "timezone"])]
     pub every: Option<String>,
     /// With --every: the first run (RFC 3339); later runs keep its phase.
-    #[arg(long, requires = "every")]
+    // clap counts a flag that conflicts with `every` as satisfying
+    // `requires`, so the conflicts are spelled out here too.
+    #[arg(long, requires = "every", conflicts_with_all = ["at", "cron"])]
     pub start_at: Option<String>,
     /// Run once at this time: RFC 3339 with offset, or local with --timezone.
     #[arg(long, conflicts_with = "cron")]

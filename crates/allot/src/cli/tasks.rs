@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::client::{ApiArgs, Client, id};
 use super::error::CliError;
 use super::executions::execution_detail;
-use super::output::{print_doc, print_list};
+use super::output::{emit, print_doc, print_list};
 use super::pages::{PageArgs, fetch};
 use super::table::{Table, cell};
 use super::task_body::{BODY_FLAGS, TaskFields, create_body, read_body, update_body};
@@ -112,7 +112,7 @@ async fn execute(args: TasksArgs) -> Result<(), CliError> {
             let task = Client::new(&args.api)?
                 .post(&["tasks"], Some(&body))
                 .await?;
-            print_doc(json, &task, task_detail);
+            print_doc(json, &task, task_detail)?;
         }
         TasksCommand::List(a) => {
             let client = Client::new(&args.api)?;
@@ -123,7 +123,7 @@ async fn execute(args: TasksArgs) -> Result<(), CliError> {
             let task = Client::new(&args.api)?
                 .get(&["tasks", id("task", &a.id)?], &[])
                 .await?;
-            print_doc(json, &task, task_detail);
+            print_doc(json, &task, task_detail)?;
         }
         TasksCommand::Update(a) => {
             let task_id = id("task", &a.id)?;
@@ -134,14 +134,14 @@ async fn execute(args: TasksArgs) -> Result<(), CliError> {
             let task = Client::new(&args.api)?
                 .patch(&["tasks", task_id], &body)
                 .await?;
-            print_doc(json, &task, task_detail);
+            print_doc(json, &task, task_detail)?;
         }
         TasksCommand::Delete(a) => {
             let task_id = id("task", &a.id)?;
             Client::new(&args.api)?.delete(&["tasks", task_id]).await?;
             // 204 has no document to print; with --json the exit code says it all.
             if !json {
-                println!("deleted task {task_id}");
+                emit(&format!("deleted task {task_id}\n"))?;
             }
         }
         TasksCommand::Pause(a) => action(&args.api, &a.id, "pause", task_detail).await?,
@@ -162,7 +162,7 @@ async fn action(
     let doc = Client::new(api)?
         .post(&["tasks", task_id, verb], None)
         .await?;
-    print_doc(api.json, &doc, render);
+    print_doc(api.json, &doc, render)?;
     Ok(())
 }
 
