@@ -37,9 +37,7 @@ pub async fn rescue_once(
             ),
         })
         .collect();
-    store
-        .finish(&runs, now, |t| rearm_after_finish(t, now))
-        .await?;
+    store.finish(&runs, |t| rearm_after_finish(t, now)).await?;
     metrics::counter!("allot_jobs_executions_total", "status" => "interrupted")
         .increment(runs.len() as u64);
     tracing::warn!(count = runs.len(), "interrupted runs of dead nodes");

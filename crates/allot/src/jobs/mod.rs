@@ -173,7 +173,7 @@ impl Jobs {
                 .collect();
             if let Err(e) = self
                 .store
-                .finish(&runs, now, |t| rearm_after_finish(t, now))
+                .finish(&runs, |t| rearm_after_finish(t, now))
                 .await
             {
                 tracing::error!(error = %e, "cannot record interrupted runs at shutdown");

@@ -18,6 +18,9 @@ use super::kinds::{RunContext, TaskAction, TaskKind};
 use super::store::{FinishTiming, FinishedRun, JobStore, NewExecution, TaskRow};
 use crate::clock::SharedClock;
 
+/// Decides a task's next claim time and state once its run has ended.
+pub type Rearm = Arc<dyn Fn(&FinishTiming) -> (Option<jiff::Timestamp>, String) + Send + Sync>;
+
 /// Shared state of the pool.
 pub struct Runner {
     ctx: RunContext,
@@ -41,7 +44,7 @@ impl Runner {
         clock: SharedClock,
         workers: usize,
         wake: Arc<Notify>,
-        rearm: Arc<dyn Fn(&FinishTiming) -> (Option<jiff::Timestamp>, String) + Send + Sync>,
+        rearm: Rearm,
     ) -> (Arc<Runner>, tokio::task::JoinHandle<()>) {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let runner = Arc::new(Runner {
@@ -57,7 +60,6 @@ impl Runner {
         let finisher = tokio::spawn(finish_loop(
             done_rx,
             store,
-            clock,
             runner.in_flight.clone(),
             runner.idle.clone(),
             wake,
@@ -166,11 +168,10 @@ impl Runner {
 async fn finish_loop(
     mut rx: mpsc::UnboundedReceiver<FinishedRun>,
     store: JobStore,
-    clock: SharedClock,
     in_flight: Arc<AtomicUsize>,
     idle: Arc<Notify>,
     wake: Arc<Notify>,
-    rearm: Arc<dyn Fn(&FinishTiming) -> (Option<jiff::Timestamp>, String) + Send + Sync>,
+    rearm: Rearm,
 ) {
     const MAX_BATCH: usize = 1024;
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -184,7 +185,7 @@ async fn finish_loop(
         }
         let mut backoff = Duration::from_millis(50);
         loop {
-            match store.finish(&batch, clock.now(), |t| rearm(t)).await {
+            match store.finish(&batch, |t| rearm(t)).await {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, runs = batch.len(), "cannot record run ends; retrying");

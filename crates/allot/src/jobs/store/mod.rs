@@ -11,8 +11,12 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::schedule_spec::ScheduleSpec;
+
+mod batch;
+
 use crate::store::{Db, DbId, DbTime};
 use crate::{in_tx, with_pool};
+pub use batch::ClaimPlan;
 
 /// Inserts one execution unless its (task, scheduled_for) exists; evaluates
 /// to whether it was inserted. A macro so one body serves both backends.
@@ -149,7 +153,7 @@ pub struct JobStore {
     db: Db,
 }
 
-fn opt(t: Option<Timestamp>) -> Option<DbTime> {
+pub(super) fn opt(t: Option<Timestamp>) -> Option<DbTime> {
     t.map(DbTime)
 }
 
@@ -163,8 +167,25 @@ impl JobStore {
     }
 
     pub async fn insert_task(&self, t: &TaskRow) -> Result<(), sqlx::Error> {
-        with_pool!(&self.db, pool => {
-            sqlx::query(
+        self.insert_tasks(std::slice::from_ref(t)).await
+    }
+
+    /// Inserts many tasks in one transaction (bulk loads, benchmarks).
+    pub async fn insert_tasks(&self, tasks: &[TaskRow]) -> Result<(), sqlx::Error> {
+        in_tx!(&self.db, tx => {
+            for t in tasks {
+                insert_task_row!(&mut *tx, t);
+            }
+            Ok::<_, sqlx::Error>(())
+        })
+    }
+}
+
+/// Inserts one task row; a macro so one body serves both backends.
+macro_rules! insert_task_row {
+    ($conn:expr, $t:expr) => {{
+        let t: &TaskRow = $t;
+        sqlx::query(
                 "INSERT INTO tasks (id, name, kind, params, schedule, timeout_ms, overlap, misfire, \
                  state, next_run_at, queued_for, backlog_until, claim_at, running_execution_id, \
                  created_at, updated_at, deleted_at) \
@@ -187,12 +208,13 @@ impl JobStore {
             .bind(t.created_at)
             .bind(t.updated_at)
             .bind(t.deleted_at)
-            .execute(pool)
+            .execute($conn)
             .await?;
-        });
-        Ok(())
-    }
+    }};
+}
+use insert_task_row;
 
+impl JobStore {
     /// A task that is not deleted.
     pub async fn get_task(&self, id: Uuid) -> Result<Option<TaskRow>, sqlx::Error> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND deleted_at IS NULL");
@@ -402,144 +424,6 @@ impl JobStore {
         })
     }
 
-    /// The claim transaction: locks up to `limit` tasks whose claim time has
-    /// come (skipping rows another replica holds), lets `plan` decide what to
-    /// do with them, and writes executions and task timings in one commit.
-    /// Returns the executions that were inserted with status `running`.
-    pub async fn claim<F>(
-        &self,
-        now: Timestamp,
-        limit: i64,
-        plan: F,
-    ) -> Result<Vec<(TaskRow, NewExecution)>, sqlx::Error>
-    where
-        F: FnOnce(Vec<TaskRow>) -> ClaimPlan,
-    {
-        match &self.db {
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let rows = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 \
-                     ORDER BY claim_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-                )))
-                .bind(DbTime(now))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                if rows.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let plan = plan(rows);
-                let inserted = pg_insert_executions(&mut tx, &plan.executions).await?;
-                let (updates, started) = plan.resolve(&inserted);
-                pg_update_timings(&mut tx, &updates).await?;
-                tx.commit().await?;
-                Ok(started)
-            }
-            Db::Sqlite(pool, _) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 ORDER BY claim_at LIMIT $2"
-                )))
-                .bind(DbTime(now))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                if rows.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let plan = plan(rows);
-                let mut inserted = std::collections::HashSet::new();
-                for e in &plan.executions {
-                    if insert_execution!(&mut *tx, e) {
-                        inserted.insert(e.id);
-                    }
-                }
-                let (updates, started) = plan.resolve(&inserted);
-                for u in &updates {
-                    sqlx::query(
-                        "UPDATE tasks SET next_run_at = $2, queued_for = $3, backlog_until = $4, \
-                         claim_at = $5, running_execution_id = $6, state = $7 WHERE id = $1",
-                    )
-                    .bind(DbId(u.id))
-                    .bind(opt(u.next_run_at))
-                    .bind(opt(u.queued_for))
-                    .bind(opt(u.backlog_until))
-                    .bind(opt(u.claim_at))
-                    .bind(u.running_execution_id.map(DbId))
-                    .bind(&u.state)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(started)
-            }
-        }
-    }
-
-    /// The finish transaction: records the end of each run (unless it was
-    /// already marked otherwise, e.g. interrupted by the rescuer), frees its
-    /// task and re-arms the task's claim time with `rearm`.
-    pub async fn finish<F>(
-        &self,
-        runs: &[FinishedRun],
-        now: Timestamp,
-        rearm: F,
-    ) -> Result<usize, sqlx::Error>
-    where
-        F: Fn(&FinishTiming) -> (Option<Timestamp>, String),
-    {
-        if runs.is_empty() {
-            return Ok(0);
-        }
-        let lock = match self.db.backend() {
-            crate::store::Backend::Postgres => " FOR UPDATE",
-            crate::store::Backend::Sqlite => "",
-        };
-        in_tx!(&self.db, tx => {
-            let mut freed = 0usize;
-            for run in runs {
-                let updated = sqlx::query(
-                    "UPDATE executions SET status = $2, finished_at = $3, output = $4, error = $5 \
-                     WHERE id = $1 AND status = 'running'",
-                )
-                .bind(DbId(run.execution_id))
-                .bind(run.status)
-                .bind(DbTime(run.finished_at))
-                .bind(run.output.clone().map(Json))
-                .bind(run.error.clone())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 0 {
-                    continue;
-                }
-                let timing = sqlx::query_as::<_, FinishTiming>(sqlx::AssertSqlSafe(format!(
-                    "SELECT id, state, next_run_at, queued_for, backlog_until, deleted_at FROM tasks \
-                     WHERE id = $1 AND running_execution_id = $2{lock}"
-                )))
-                .bind(DbId(run.task_id))
-                .bind(DbId(run.execution_id))
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(timing) = timing {
-                    let (claim_at, state) = rearm(&timing);
-                    sqlx::query(
-                        "UPDATE tasks SET running_execution_id = NULL, claim_at = $2, state = $3 WHERE id = $1",
-                    )
-                    .bind(timing.id)
-                    .bind(opt(claim_at))
-                    .bind(state)
-                    .execute(&mut *tx)
-                    .await?;
-                    freed += 1;
-                }
-            }
-            let _ = now;
-            Ok::<_, sqlx::Error>(freed)
-        })
-    }
-
     /// Executions still `running` on nodes other than `node`, whose node's
     /// lease expired before `now` (or that have no live node at all).
     pub async fn orphaned_runs(
@@ -586,114 +470,4 @@ impl JobStore {
                 .await
         })
     }
-}
-
-/// What the claim loop decided for a batch of locked tasks.
-#[derive(Debug, Default)]
-pub struct ClaimPlan {
-    /// Rows to insert (started and skipped runs).
-    pub executions: Vec<NewExecution>,
-    /// Per task: its new timing, and the execution it starts (if any).
-    pub tasks: Vec<(TaskRow, TaskTimingUpdate, Option<usize>)>,
-}
-
-impl ClaimPlan {
-    /// Given which execution ids were really inserted, the task updates to
-    /// write and the runs to start. A start whose row already existed (the
-    /// unique key caught a duplicate) is dropped, and its task is not marked
-    /// running.
-    fn resolve(
-        self,
-        inserted: &std::collections::HashSet<Uuid>,
-    ) -> (Vec<TaskTimingUpdate>, Vec<(TaskRow, NewExecution)>) {
-        let mut updates = Vec::with_capacity(self.tasks.len());
-        let mut started = Vec::new();
-        for (row, mut update, start) in self.tasks {
-            if let Some(i) = start {
-                let e = &self.executions[i];
-                if inserted.contains(&e.id) {
-                    started.push((row, e.clone()));
-                } else {
-                    update.running_execution_id = row.running_execution_id.map(|r| r.0);
-                }
-            }
-            updates.push(update);
-        }
-        (updates, started)
-    }
-}
-
-async fn pg_insert_executions(
-    tx: &mut sqlx::PgConnection,
-    executions: &[NewExecution],
-) -> Result<std::collections::HashSet<Uuid>, sqlx::Error> {
-    if executions.is_empty() {
-        return Ok(Default::default());
-    }
-    let ids: Vec<DbId> = executions.iter().map(|e| DbId(e.id)).collect();
-    let tasks: Vec<DbId> = executions.iter().map(|e| DbId(e.task_id)).collect();
-    let times: Vec<DbTime> = executions.iter().map(|e| DbTime(e.scheduled_for)).collect();
-    let triggers: Vec<&str> = executions.iter().map(|e| e.trigger).collect();
-    let statuses: Vec<&str> = executions.iter().map(|e| e.status).collect();
-    let started: Vec<Option<DbTime>> = executions.iter().map(|e| opt(e.started_at)).collect();
-    let finished: Vec<Option<DbTime>> = executions.iter().map(|e| opt(e.finished_at)).collect();
-    let errors: Vec<Option<String>> = executions.iter().map(|e| e.error.clone()).collect();
-    let nodes: Vec<Option<DbId>> = executions.iter().map(|e| e.node_id.map(DbId)).collect();
-    let rows: Vec<DbId> = sqlx::query_scalar(
-        "INSERT INTO executions (id, task_id, scheduled_for, trigger, status, started_at, \
-         finished_at, error, node_id) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
-         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::uuid[]) \
-         ON CONFLICT (task_id, scheduled_for) DO NOTHING RETURNING id",
-    )
-    .bind(ids)
-    .bind(tasks)
-    .bind(times)
-    .bind(triggers)
-    .bind(statuses)
-    .bind(started)
-    .bind(finished)
-    .bind(errors)
-    .bind(nodes)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
-}
-
-async fn pg_update_timings(
-    tx: &mut sqlx::PgConnection,
-    updates: &[TaskTimingUpdate],
-) -> Result<(), sqlx::Error> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<DbId> = updates.iter().map(|u| DbId(u.id)).collect();
-    let next: Vec<Option<DbTime>> = updates.iter().map(|u| opt(u.next_run_at)).collect();
-    let queued: Vec<Option<DbTime>> = updates.iter().map(|u| opt(u.queued_for)).collect();
-    let backlog: Vec<Option<DbTime>> = updates.iter().map(|u| opt(u.backlog_until)).collect();
-    let claim: Vec<Option<DbTime>> = updates.iter().map(|u| opt(u.claim_at)).collect();
-    let running: Vec<Option<DbId>> = updates
-        .iter()
-        .map(|u| u.running_execution_id.map(DbId))
-        .collect();
-    let states: Vec<&str> = updates.iter().map(|u| u.state.as_str()).collect();
-    sqlx::query(
-        "UPDATE tasks AS t SET next_run_at = v.next_run_at, queued_for = v.queued_for, \
-         backlog_until = v.backlog_until, claim_at = v.claim_at, \
-         running_execution_id = v.running, state = v.state \
-         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], \
-         $5::timestamptz[], $6::uuid[], $7::text[]) \
-         AS v(id, next_run_at, queued_for, backlog_until, claim_at, running, state) \
-         WHERE t.id = v.id",
-    )
-    .bind(ids)
-    .bind(next)
-    .bind(queued)
-    .bind(backlog)
-    .bind(claim)
-    .bind(running)
-    .bind(states)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }

@@ -1,0 +1,61 @@
+//! `allot bench ...`: benchmark programs. Each prints its figures as a
+//! human table and, with `--json`, as one JSON document per scenario, and
+//! states the machine it ran on.
+
+pub mod jobs;
+
+use serde_json::{Value, json};
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    rss_field(
+        std::fs::read_to_string("/proc/self/status").ok()?.as_str(),
+        "VmHWM:",
+    )
+}
+
+/// Peak RSS of another process, in MiB.
+pub fn peak_rss_mib_of(pid: u32) -> Option<f64> {
+    rss_field(
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .as_str(),
+        "VmHWM:",
+    )
+}
+
+fn rss_field(status: &str, field: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// What the figures were measured on.
+pub fn machine() -> Value {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| rss_field(&m, "MemTotal:"))
+        .map(|mib| (mib / 1024.0 * 10.0).round() / 10.0);
+    json!({"cpus": cpus, "cpu": model, "memory_gib": mem_gib, "os": std::env::consts::OS})
+}
+
+/// The `q`-quantile (0..=1) of sorted `values`.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
