@@ -121,15 +121,6 @@ async fn fresh_db(backend: &str, args: &JobsBenchArgs) -> Result<(Db, String), S
     Ok((db, url))
 }
 
-async fn count_ended(db: &Db) -> i64 {
-    with_pool!(db, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
-            .fetch_one(pool)
-            .await
-            .unwrap_or(0)
-    })
-}
-
 async fn start_jobs(db: &Db, clock: SharedClock) -> Result<(Jobs, Node), String> {
     let node = Node::register(db.clone(), clock.clone(), Duration::from_secs(30))
         .await
@@ -139,7 +130,7 @@ async fn start_jobs(db: &Db, clock: SharedClock) -> Result<(Jobs, Node), String>
         clock,
         node.id,
         JobsConfig {
-            workers: 256,
+            workers: 1024,
             engine: EngineConfig {
                 batch: 1000,
                 misfire_grace: Duration::from_secs(3600),
@@ -171,7 +162,7 @@ async fn throughput(backend: &str, args: &JobsBenchArgs) -> Result<Value, String
     let deadline = started + Duration::from_secs(600);
     let mut done = 0;
     while Instant::now() < deadline {
-        done = count_ended(&db).await;
+        done = jobs.engine.runner().ended() as i64;
         if done >= n as i64 {
             break;
         }

@@ -132,6 +132,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    let shutdown = crate::server::shutdown_signal();
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -160,7 +161,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             "  authenticate with: Authorization: Bearer <token>  (make one: allot token create --name NAME)"
         ),
     }
-    match server.run(listener, crate::server::shutdown_signal()).await {
+    match server.run(listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -113,7 +113,17 @@ impl Jobs {
         let stop = CancellationToken::new();
         let mut workers = Vec::new();
         if background {
-            workers.push(tokio::spawn(engine.clone().run(stop.clone())));
+            // Free the runs of dead nodes before the first claim: otherwise the
+            // claim loop would see their tasks as still running and record the
+            // downtime as overlaps instead of misfires (no catch-up run).
+            let (first_store, first_clock, first_engine, first_stop) =
+                (store.clone(), clock.clone(), engine.clone(), stop.clone());
+            workers.push(tokio::spawn(async move {
+                if let Err(e) = maintenance::rescue_once(&first_store, &first_clock, node_id).await {
+                    tracing::warn!(error = %e, "rescuing runs of dead nodes failed; the rescuer will retry");
+                }
+                first_engine.run(first_stop).await
+            }));
             workers.push(tokio::spawn(maintenance::run(
                 store.clone(),
                 clock.clone(),

@@ -30,6 +30,8 @@ pub struct Runner {
     done_tx: mpsc::UnboundedSender<FinishedRun>,
     /// Runs dispatched whose end is not yet written.
     in_flight: Arc<AtomicUsize>,
+    /// Runs whose end has been written, since start.
+    ended: Arc<AtomicUsize>,
     idle: Arc<Notify>,
     /// Cancelled when the shutdown grace period is over: running runs stop
     /// and are recorded `interrupted`.
@@ -54,6 +56,7 @@ impl Runner {
             permits: Arc::new(Semaphore::new(workers.max(1))),
             done_tx,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            ended: Arc::new(AtomicUsize::new(0)),
             idle: Arc::new(Notify::new()),
             hard_stop: CancellationToken::new(),
         });
@@ -61,6 +64,7 @@ impl Runner {
             done_rx,
             store,
             runner.in_flight.clone(),
+            runner.ended.clone(),
             runner.idle.clone(),
             wake,
             rearm,
@@ -76,6 +80,11 @@ impl Runner {
     /// Runs whose end is not yet written.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Runs whose end has been written since this runner started.
+    pub fn ended(&self) -> usize {
+        self.ended.load(Ordering::SeqCst)
     }
 
     /// Starts `execution` of `task` on the pool.
@@ -169,6 +178,7 @@ async fn finish_loop(
     mut rx: mpsc::UnboundedReceiver<FinishedRun>,
     store: JobStore,
     in_flight: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
     idle: Arc<Notify>,
     wake: Arc<Notify>,
     rearm: Rearm,
@@ -194,6 +204,7 @@ async fn finish_loop(
                 }
             }
         }
+        ended.fetch_add(batch.len(), Ordering::SeqCst);
         in_flight.fetch_sub(batch.len(), Ordering::SeqCst);
         batch.clear();
         wake.notify_one();

@@ -98,7 +98,8 @@ impl JobStore {
                 tx.commit().await?;
                 Ok(started)
             }
-            Db::Sqlite(pool, _) => {
+            Db::Sqlite(pool, shared) => {
+                let _writer = shared.writer.lock().await;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let rows = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
                     "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 ORDER BY claim_at LIMIT $2"
@@ -134,12 +135,12 @@ impl JobStore {
         match &self.db {
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let ended: Vec<DbId> = sqlx::query_scalar(
+                let ended: Vec<(DbId, DbId)> = sqlx::query_as(
                     "UPDATE executions AS e SET status = v.status, finished_at = v.finished_at, \
                      output = v.output, error = v.error \
                      FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[]) \
                      AS v(id, status, finished_at, output, error) \
-                     WHERE e.id = v.id AND e.status = 'running' RETURNING e.id",
+                     WHERE e.id = v.id AND e.status = 'running' RETURNING e.id, e.task_id",
                 )
                 .bind(runs.iter().map(|r| DbId(r.execution_id)).collect::<Vec<_>>())
                 .bind(runs.iter().map(|r| r.status).collect::<Vec<_>>())
@@ -153,11 +154,14 @@ impl JobStore {
                     return Ok(0);
                 }
                 // Locked in id order, so two finishers can never deadlock.
+                // Found by primary key; the running-execution check makes sure
+                // a task already freed (and maybe running again) is left alone.
                 let timings = sqlx::query_as::<_, FinishTiming>(
                     "SELECT id, state, next_run_at, queued_for, backlog_until, deleted_at FROM tasks \
-                     WHERE running_execution_id = ANY($1) ORDER BY id FOR UPDATE",
+                     WHERE id = ANY($1) AND running_execution_id = ANY($2) ORDER BY id FOR UPDATE",
                 )
-                .bind(&ended)
+                .bind(ended.iter().map(|e| e.1).collect::<Vec<_>>())
+                .bind(ended.iter().map(|e| e.0).collect::<Vec<_>>())
                 .fetch_all(&mut *tx)
                 .await?;
                 let decided: Vec<(DbId, Option<DbTime>, String)> = timings
@@ -180,7 +184,8 @@ impl JobStore {
                 tx.commit().await?;
                 Ok(decided.len())
             }
-            Db::Sqlite(pool, _) => {
+            Db::Sqlite(pool, shared) => {
+                let _writer = shared.writer.lock().await;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let batch: Vec<Value> = runs
                     .iter()
@@ -194,14 +199,14 @@ impl JobStore {
                         })
                     })
                     .collect();
-                let ended: Vec<String> = sqlx::query_scalar(
+                let ended: Vec<(String, String)> = sqlx::query_as(
                     "UPDATE executions SET status = v.status, finished_at = v.finished_at, \
                      output = v.output, error = v.error \
                      FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status, \
                            value ->> 'finished_at' AS finished_at, value ->> 'output' AS output, \
                            value ->> 'error' AS error FROM json_each($1)) AS v \
                      WHERE executions.id = v.id AND executions.status = 'running' \
-                     RETURNING executions.id",
+                     RETURNING executions.id, executions.task_id",
                 )
                 .bind(Value::Array(batch).to_string())
                 .fetch_all(&mut *tx)
@@ -211,8 +216,9 @@ impl JobStore {
                     return Ok(0);
                 }
                 let timings = sqlx::query_as::<_, FinishTiming>(
-                    "SELECT id, state, next_run_at, queued_for, backlog_until, deleted_at FROM tasks \
-                     WHERE running_execution_id IN (SELECT value FROM json_each($1))",
+                    "SELECT t.id, t.state, t.next_run_at, t.queued_for, t.backlog_until, t.deleted_at \
+                     FROM json_each($1) AS v JOIN tasks t ON t.id = v.value ->> 1 \
+                     AND t.running_execution_id = v.value ->> 0",
                 )
                 .bind(serde_json::to_string(&ended).unwrap_or_default())
                 .fetch_all(&mut *tx)
