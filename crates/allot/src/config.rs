@@ -158,3 +158,65 @@ impl ServeArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = ServeArgs::default().resolve().unwrap();
+        assert_eq!(c.database_url, "sqlite://allot.db");
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert!(!c.log_json);
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file() {
+        let dir =
+            std::env::temp_dir().join(format!("allot-config-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("allot.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://db/allot\"\nshutdown_grace = \"5s\"\nhttp_allowed_hosts = \"a.example, b.example\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:1".to_string()),
+            ..Default::default()
+        };
+        let c = args.resolve().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.database_url, "postgres://db/allot");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.http_allowed_hosts, ["a.example", "b.example"]);
+
+        std::fs::write(&file, "listen = 5\n").unwrap();
+        let err = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.contains("allot.toml"), "{err}");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let err = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+        let err = ServeArgs {
+            shutdown_grace: Some("soon".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.contains("--shutdown-grace"), "{err}");
+    }
+}

@@ -188,3 +188,34 @@ both_backends!(
         assert_eq!(value, Some(30));
     }
 );
+
+both_backends!(redirects_cannot_leave_the_allowlist, |backend| async move {
+    let (base, _) = target().await;
+    let args = ServeArgs {
+        http_allowed_hosts: Some("127.0.0.1".to_string()),
+        ..Default::default()
+    };
+    let Some(app) = TestApp::with_args(backend, args).await else {
+        return;
+    };
+    // A tiny redirector on the allowed host that points elsewhere.
+    let redirector = Router::new().route(
+        "/away",
+        get(|| async { (StatusCode::FOUND, [("location", "http://localhost:9/")]) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+    let task = app
+        .create_task(json!({"name": "r", "kind": "http", "params": {"url": format!("http://{addr}/away")}, "schedule": {"every": "1m"}}))
+        .await;
+    let _ = base;
+    app.advance(SignedDuration::from_mins(1)).await;
+    let e = only_execution(&app, &task).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("allowed hosts")
+            || e["error"].as_str().unwrap().contains("redirect"),
+        "{e}"
+    );
+});

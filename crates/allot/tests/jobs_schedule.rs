@@ -312,3 +312,74 @@ both_backends!(
         assert_eq!(status, StatusCode::OK);
     }
 );
+
+both_backends!(
+    a_one_shot_missed_during_a_pause_follows_the_misfire_policy,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let mut ids = Vec::new();
+        for misfire in ["run_once", "skip"] {
+            let task = app
+                .create_task(
+                    json!({"name": misfire, "kind": "counter", "misfire": misfire,
+                "schedule": {"at": "2026-11-23T12:30:00Z"}}),
+                )
+                .await;
+            let id = task["id"].as_str().unwrap().to_string();
+            app.call("POST", &format!("/v1/tasks/{id}/pause"), None)
+                .await;
+            ids.push(id);
+        }
+        app.advance(mins(60)).await;
+        for id in &ids {
+            let (status, task) = app
+                .call("POST", &format!("/v1/tasks/{id}/resume"), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{task}");
+        }
+        app.advance(mins(1)).await;
+        let statuses = [
+            runs(&app.executions(&ids[0]).await),
+            runs(&app.executions(&ids[1]).await),
+        ];
+        assert_eq!(
+            statuses[0],
+            [("2026-11-23T12:30:00Z".to_string(), "succeeded".to_string())]
+        );
+        assert_eq!(
+            statuses[1],
+            [("2026-11-23T12:30:00Z".to_string(), "skipped".to_string())]
+        );
+        for id in &ids {
+            let (_, task) = app.call("GET", &format!("/v1/tasks/{id}"), None).await;
+            assert_eq!(task["state"], "completed", "{task}");
+        }
+    }
+);
+
+both_backends!(
+    a_manual_run_during_a_scheduled_time_keeps_both,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let task = app
+        .create_task(json!({"name": "m", "kind": "counter", "schedule": {"every": "1m", "start_at": "2026-11-23T12:00:00Z"}}))
+        .await;
+        let id = task["id"].as_str().unwrap();
+        // Exactly at a schedule time: the manual run must not take its slot.
+        let (status, manual) = app.call("POST", &format!("/v1/tasks/{id}/run"), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{manual}");
+        assert_ne!(manual["scheduled_for"], "2026-11-23T12:00:00Z");
+        app.settle().await;
+        app.advance(mins(0)).await;
+        let all = runs(&app.executions(id).await);
+        assert!(
+            all.contains(&("2026-11-23T12:00:00Z".to_string(), "succeeded".to_string())),
+            "{all:?}"
+        );
+        assert_eq!(all.len(), 2, "{all:?}");
+    }
+);

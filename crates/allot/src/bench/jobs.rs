@@ -285,7 +285,7 @@ async fn startup(backend: &str, args: &JobsBenchArgs) -> Result<Value, String> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| e.to_string())?;
-    let client = crate::tls::http_client();
+    let client = crate::tls::http_client(reqwest::redirect::Policy::none());
     let ready_url = format!("http://127.0.0.1:{port}/readyz");
     let mut ready = None;
     while started.elapsed() < Duration::from_secs(60) {

@@ -34,6 +34,23 @@ use self::store::{FinishedRun, JobStore};
 use crate::clock::SharedClock;
 use crate::store::Db;
 
+/// Follows at most 10 redirects, and only to allowed hosts: otherwise a
+/// redirect would walk an `http` task around the host allowlist.
+fn redirect_policy(allowed: Vec<String>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let host = attempt.url().host_str().unwrap_or_default().to_string();
+        if attempt.previous().len() >= 10 {
+            attempt.error("more than 10 redirects")
+        } else if !allowed.is_empty() && !allowed.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+            attempt.error(format!(
+                "redirect to host {host:?}, which is not in the allowed hosts"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// How the jobs module is set up.
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
@@ -79,7 +96,7 @@ impl Jobs {
     ) -> Jobs {
         let store = JobStore::new(db.clone());
         let settings = Arc::new(config.kinds.clone());
-        let http = crate::tls::http_client();
+        let http = crate::tls::http_client(redirect_policy(config.kinds.allowed_hosts.clone()));
         let ctx = RunContext {
             db,
             clock: clock.clone(),

@@ -340,12 +340,14 @@ impl JobService {
                     .0
                     .to_schedule()
                     .map_err(|e| Problem::internal(&e))?;
-                // Runs that fell in the pause are not made up; a one-shot whose
-                // time passed during the pause runs once, now.
+                // Runs that fell in the pause are not made up. A one-shot whose
+                // time passed during the pause keeps that time, so the claim
+                // loop treats it as missed and the misfire policy decides
+                // (run_once and run_all run it now; skip records it skipped).
                 row.next_run_at = schedule
                     .first_at_or_after(now)
                     .or(match schedule {
-                        allot_kernel::jobs::schedule::Schedule::At { .. } => Some(now),
+                        allot_kernel::jobs::schedule::Schedule::At { at } => Some(at),
                         _ => None,
                     })
                     .map(DbTime);
@@ -370,7 +372,18 @@ impl JobService {
     /// Starts one run now, outside the schedule. 409 while a run is in progress.
     pub async fn run_now(&self, id: &str, node_id: Uuid) -> Result<Execution, Problem> {
         let uuid = parse_id(id, "task")?;
-        let now = self.clock.now();
+        let mut now = self.clock.now();
+        // A manual run must not take the (task, scheduled_for) key of a
+        // scheduled run that happens to fall on the same microsecond.
+        if let Some(task) = self.store.get_task(uuid).await?
+            && let Ok(schedule) = task.schedule.0.to_schedule()
+        {
+            while schedule.is_run_time(now) {
+                now = now
+                    .checked_add(jiff::SignedDuration::from_micros(1))
+                    .map_err(|e| Problem::internal(&e))?;
+            }
+        }
         let execution = NewExecution {
             id: Uuid::now_v7(),
             task_id: uuid,

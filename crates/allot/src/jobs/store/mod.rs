@@ -344,7 +344,7 @@ impl JobStore {
                             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
                     }
                     let row = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
-                        "UPDATE tasks SET running_execution_id = $2, claim_at = NULL \
+                        "UPDATE tasks SET running_execution_id = $2 \
                          WHERE id = $1 RETURNING {TASK_COLUMNS}"
                     )))
                     .bind(DbId(task_id))
