@@ -333,7 +333,7 @@ impl Api {
     pub fn new(base: &str) -> Api {
         Api {
             base: base.to_string(),
-            client: allot::tls::http_client(),
+            client: allot::tls::http_client(reqwest::redirect::Policy::none()),
         }
     }
 
