@@ -537,6 +537,17 @@ both_backends!(tokens_scopes_and_rate_limits, |backend| async move {
         .await;
     assert_problem(status, &problem, StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(problem["required_scope"], "jobs:write");
+    // The scope is checked before the body is read: a bad body is still a 403.
+    let (status, problem) = app
+        .call_with(
+            "POST",
+            "/v1/tasks",
+            Some("{not json".to_string()),
+            Some(reader),
+            "application/json",
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN, "forbidden");
 
     // The reader has used 1 of its 5; the burst runs out and a 429 says when to retry.
     let mut limited = None;

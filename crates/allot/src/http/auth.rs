@@ -55,6 +55,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// A scope a route requires, as a type, so the check runs as an extractor:
+/// before the body is read, a token without the scope gets its 403 whatever
+/// the body holds.
+pub trait Scope: Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+/// The caller, known to hold scope `S`.
+pub struct Authorized<S: Scope>(pub Caller, std::marker::PhantomData<S>);
+
+impl<S: Scope, St: Send + Sync> FromRequestParts<St> for Authorized<S> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(S::NAME)?;
+        Ok(Authorized(caller, std::marker::PhantomData))
+    }
+}
+
 type KeyedLimiter = RateLimiter<
     uuid::Uuid,
     governor::state::keyed::DefaultKeyedStateStore<uuid::Uuid>,

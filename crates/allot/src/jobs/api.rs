@@ -13,12 +13,21 @@ use super::model::{
     UpdateTask,
 };
 use crate::http::AppState;
-use crate::http::auth::Caller;
+use crate::http::auth::{Authorized, Scope};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::problem::Problem;
 
-const READ: &str = "jobs:read";
-const WRITE: &str = "jobs:write";
+/// `jobs:read`
+pub struct Read;
+impl Scope for Read {
+    const NAME: &'static str = "jobs:read";
+}
+
+/// `jobs:write`
+pub struct Write;
+impl Scope for Write {
+    const NAME: &'static str = "jobs:write";
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,10 +51,9 @@ pub fn routes() -> Router<AppState> {
     security(("bearer" = ["jobs:write"])))]
 pub async fn create_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     ApiJson(input): ApiJson<CreateTask>,
 ) -> Result<impl IntoResponse, Problem> {
-    caller.require(WRITE)?;
     let task = s.jobs.create(input).await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -55,10 +63,9 @@ pub async fn create_task(
     responses((status = 200, body = Page<Task>)), security(("bearer" = ["jobs:read"])))]
 pub async fn list_tasks(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     ApiQuery(q): ApiQuery<TaskListQuery>,
 ) -> Result<Json<Page<Task>>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.list(&q).await?))
 }
 
@@ -68,10 +75,9 @@ pub async fn list_tasks(
     security(("bearer" = ["jobs:read"])))]
 pub async fn get_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.get(&id).await?))
 }
 
@@ -82,11 +88,10 @@ pub async fn get_task(
     security(("bearer" = ["jobs:write"])))]
 pub async fn update_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<UpdateTask>,
 ) -> Result<Json<Task>, Problem> {
-    caller.require(WRITE)?;
     Ok(Json(s.jobs.update(&id, patch).await?))
 }
 
@@ -96,10 +101,9 @@ pub async fn update_task(
     security(("bearer" = ["jobs:write"])))]
 pub async fn delete_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    caller.require(WRITE)?;
     s.jobs.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -110,10 +114,9 @@ pub async fn delete_task(
     security(("bearer" = ["jobs:write"])))]
 pub async fn pause_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, Problem> {
-    caller.require(WRITE)?;
     Ok(Json(s.jobs.pause(&id).await?))
 }
 
@@ -122,10 +125,9 @@ pub async fn pause_task(
     responses((status = 200, body = Task)), security(("bearer" = ["jobs:write"])))]
 pub async fn resume_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, Problem> {
-    caller.require(WRITE)?;
     Ok(Json(s.jobs.resume(&id).await?))
 }
 
@@ -135,10 +137,9 @@ pub async fn resume_task(
     security(("bearer" = ["jobs:write"])))]
 pub async fn run_task(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Write>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
-    caller.require(WRITE)?;
     let execution = s.jobs.run_now(&id, s.node_id).await?;
     Ok((StatusCode::ACCEPTED, Json(execution)))
 }
@@ -148,11 +149,10 @@ pub async fn run_task(
     responses((status = 200, body = Page<Execution>)), security(("bearer" = ["jobs:read"])))]
 pub async fn task_executions(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ExecutionListQuery>,
 ) -> Result<Json<Page<Execution>>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.executions(&q, Some(&id)).await?))
 }
 
@@ -161,10 +161,9 @@ pub async fn task_executions(
     responses((status = 200, body = Page<Execution>)), security(("bearer" = ["jobs:read"])))]
 pub async fn list_executions(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     ApiQuery(q): ApiQuery<ExecutionListQuery>,
 ) -> Result<Json<Page<Execution>>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.executions(&q, None).await?))
 }
 
@@ -174,10 +173,9 @@ pub async fn list_executions(
     security(("bearer" = ["jobs:read"])))]
 pub async fn get_execution(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     Path(id): Path<String>,
 ) -> Result<Json<Execution>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.execution(&id).await?))
 }
 
@@ -186,9 +184,8 @@ pub async fn get_execution(
     responses((status = 200, body = Upcoming)), security(("bearer" = ["jobs:read"])))]
 pub async fn upcoming(
     State(s): State<AppState>,
-    caller: Caller,
+    _: Authorized<Read>,
     ApiQuery(q): ApiQuery<UpcomingQuery>,
 ) -> Result<Json<Upcoming>, Problem> {
-    caller.require(READ)?;
     Ok(Json(s.jobs.upcoming(&q).await?))
 }
