@@ -111,7 +111,11 @@ impl Db {
                 // Checkpoints run from a background task (below) rather than in
                 // whichever writer crosses the threshold: a checkpoint's fsync
                 // inside the scheduler's commit added 15 ms to a claim.
-                .pragma("wal_autocheckpoint", "0");
+                .pragma("wal_autocheckpoint", "0")
+                // 64 MiB of page cache per connection: the claim path reads
+                // the tasks index and writes executions; misses cost more
+                // than the memory.
+                .pragma("cache_size", "-65536");
             let in_memory = connect.get_filename().as_os_str().is_empty()
                 || url.contains(":memory:")
                 || url.contains("mode=memory");

@@ -77,46 +77,43 @@ impl JobStore {
     where
         F: FnOnce(Vec<TaskRow>) -> ClaimPlan,
     {
-        match &self.db {
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+        // One body for both backends; only the row lock and the bulk
+        // statements differ.
+        macro_rules! claim_in {
+            ($tx:ident, $lock:expr, $insert:ident, $update:ident) => {{
                 let rows = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 \
-                     ORDER BY claim_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+                    "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 ORDER BY claim_at LIMIT $2{}",
+                    $lock
                 )))
                 .bind(DbTime(now))
                 .bind(limit)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *$tx)
                 .await?;
                 if rows.is_empty() {
                     return Ok(Vec::new());
                 }
                 let plan = plan(rows);
-                let inserted = pg_insert_executions(&mut tx, &plan.executions).await?;
+                let inserted = $insert(&mut $tx, &plan.executions).await?;
                 let (updates, started) = plan.resolve(&inserted);
-                pg_update_timings(&mut tx, &updates).await?;
-                tx.commit().await?;
+                $update(&mut $tx, &updates).await?;
+                $tx.commit().await?;
                 Ok(started)
+            }};
+        }
+        match &self.db {
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                claim_in!(
+                    tx,
+                    " FOR UPDATE SKIP LOCKED",
+                    pg_insert_executions,
+                    pg_update_timings
+                )
             }
             Db::Sqlite(pool, shared) => {
                 let _writer = shared.writer.lock().await;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {TASK_COLUMNS} FROM tasks WHERE claim_at <= $1 ORDER BY claim_at LIMIT $2"
-                )))
-                .bind(DbTime(now))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                if rows.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let plan = plan(rows);
-                let inserted = sqlite_insert_executions(&mut tx, &plan.executions).await?;
-                let (updates, started) = plan.resolve(&inserted);
-                sqlite_update_timings(&mut tx, &updates).await?;
-                tx.commit().await?;
-                Ok(started)
+                claim_in!(tx, "", sqlite_insert_executions, sqlite_update_timings)
             }
         }
     }
