@@ -392,6 +392,19 @@ both_backends!(
                 json!({"name": 7, "kind": "counter", "schedule": {"every": "1m"}}),
                 "/name",
             ),
+            // PostgreSQL cannot store NUL in text or jsonb: refused up front, not a 500.
+            (
+                json!({"name": "a\u{0}b", "kind": "counter", "schedule": {"every": "1m"}}),
+                "/name",
+            ),
+            (
+                json!({"name": "x", "kind": "counter", "params": {"counter": "\u{0}"}, "schedule": {"every": "1m"}}),
+                "/params/counter",
+            ),
+            (
+                json!({"name": "x", "kind": "sleep", "params": {"duration": "1s", "x": [{"k\u{0}": 1}]}, "schedule": {"every": "1m"}}),
+                "/params/x/0/k\u{0}",
+            ),
         ];
         for (body, pointer) in cases {
             let (status, problem) = app.call("POST", "/v1/tasks", Some(body.clone())).await;

@@ -203,6 +203,37 @@ both_backends!(a_running_task_never_overlaps_itself, |backend| async move {
     }
 });
 
+both_backends!(different_tasks_run_at_the_same_time, |backend| async move {
+    let Some(app) = TestApp::new(backend).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let task = app
+            .create_task(
+                json!({"name": name, "kind": "sleep", "params": {"duration": "1s"},
+                "schedule": {"every": "1m"}}),
+            )
+            .await;
+        ids.push(task["id"].as_str().unwrap().to_string());
+    }
+    app.clock.advance(mins(1));
+    assert_eq!(app.tick().await, 4);
+    // One claim started all four, and all four are running at once.
+    for id in &ids {
+        let executions = app.executions(id).await;
+        assert_eq!(
+            runs(&executions),
+            [("2026-11-23T12:01:00Z".to_string(), "running".to_string())]
+        );
+    }
+    assert_eq!(app.server.jobs.engine.runner().in_flight(), 4);
+    app.settle().await;
+    for id in &ids {
+        assert_eq!(app.executions(id).await[0]["status"], "succeeded");
+    }
+});
+
 both_backends!(a_run_over_its_timeout_is_cancelled, |backend| async move {
     let Some(app) = TestApp::new(backend).await else {
         return;

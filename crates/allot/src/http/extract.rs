@@ -56,6 +56,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             .with("line", e.line())
             .with("column", e.column())
     })?;
+    if let Some(pointer) = find_nul(&value, String::new()) {
+        return Err(Problem::invalid(
+            &pointer,
+            "text must not contain NUL characters (\\u0000)",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut pointer = path_to_pointer(e.path());
         let message = e.into_inner().to_string();
@@ -69,6 +75,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         }
         Problem::validation(vec![FieldError { pointer, message }])
     })
+}
+
+/// The pointer of the first key or string holding a NUL character. Neither
+/// PostgreSQL `text` nor `jsonb` can store one, so without this check such a
+/// body would pass validation and fail in the database with a 500.
+fn find_nul(value: &serde_json::Value, pointer: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(pointer),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_nul(v, format!("{pointer}/{i}"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(child)
+            } else {
+                find_nul(v, child)
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn body_rejection(rejection: BytesRejection) -> Problem {
@@ -117,13 +146,6 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-query",
-                    "Invalid query parameters",
-                    e.body_text(),
-                )
-            })
+            .map_err(|e: QueryRejection| Problem::invalid_query(e.body_text()))
     }
 }

@@ -66,6 +66,16 @@ impl Problem {
         )
     }
 
+    /// 400 for query parameters that do not parse or are out of range.
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query parameters",
+            detail,
+        )
+    }
+
     /// 422 with one or more invalid fields.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {

@@ -24,7 +24,26 @@ pub async fn rescue_once(
     if orphans.is_empty() {
         return Ok(0);
     }
-    let runs: Vec<FinishedRun> = orphans
+    interrupt(
+        store,
+        &orphans,
+        now,
+        "the node running it stopped before the run finished (lease expired)",
+    )
+    .await?;
+    tracing::warn!(count = orphans.len(), "interrupted runs of dead nodes");
+    Ok(orphans.len())
+}
+
+/// Records `(execution, task)` runs as `interrupted` with `reason` and
+/// frees their tasks; runs already ended are left as they are.
+pub async fn interrupt(
+    store: &JobStore,
+    runs: &[(Uuid, Uuid)],
+    now: jiff::Timestamp,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let ends: Vec<FinishedRun> = runs
         .iter()
         .map(|(execution_id, task_id)| FinishedRun {
             execution_id: *execution_id,
@@ -32,16 +51,13 @@ pub async fn rescue_once(
             status: "interrupted",
             finished_at: now,
             output: None,
-            error: Some(
-                "the node running it stopped before the run finished (lease expired)".to_string(),
-            ),
+            error: Some(reason.to_string()),
         })
         .collect();
-    store.finish(&runs, |t| rearm_after_finish(t, now)).await?;
+    store.finish(&ends, |t| rearm_after_finish(t, now)).await?;
     metrics::counter!("allot_jobs_executions_total", "status" => "interrupted")
-        .increment(runs.len() as u64);
-    tracing::warn!(count = runs.len(), "interrupted runs of dead nodes");
-    Ok(runs.len())
+        .increment(ends.len() as u64);
+    Ok(())
 }
 
 /// Rescues every `every` until `stop`.

@@ -30,7 +30,7 @@ use self::engine::{Engine, EngineConfig, rearm_after_finish};
 use self::kinds::{KindSettings, RunContext};
 use self::runner::Runner;
 use self::service::JobService;
-use self::store::{FinishedRun, JobStore};
+use self::store::JobStore;
 use crate::clock::SharedClock;
 use crate::store::Db;
 
@@ -186,22 +186,9 @@ impl Jobs {
         if let Ok(left) = self.store.runs_of_node(self.node_id).await
             && !left.is_empty()
         {
-            let now = self.clock.now();
-            let runs: Vec<FinishedRun> = left
-                .iter()
-                .map(|(e, t)| FinishedRun {
-                    execution_id: *e,
-                    task_id: *t,
-                    status: "interrupted",
-                    finished_at: now,
-                    output: None,
-                    error: Some("the server shut down before the run finished".to_string()),
-                })
-                .collect();
-            if let Err(e) = self
-                .store
-                .finish(&runs, |t| rearm_after_finish(t, now))
-                .await
+            let reason = "the server shut down before the run finished";
+            if let Err(e) =
+                maintenance::interrupt(&self.store, &left, self.clock.now(), reason).await
             {
                 tracing::error!(error = %e, "cannot record interrupted runs at shutdown");
             }

@@ -24,7 +24,6 @@ pub type Rearm = Arc<dyn Fn(&FinishTiming) -> (Option<jiff::Timestamp>, String) 
 /// Shared state of the pool.
 pub struct Runner {
     ctx: RunContext,
-    store: JobStore,
     clock: SharedClock,
     permits: Arc<Semaphore>,
     done_tx: mpsc::UnboundedSender<FinishedRun>,
@@ -51,7 +50,6 @@ impl Runner {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let runner = Arc::new(Runner {
             ctx,
-            store: store.clone(),
             clock: clock.clone(),
             permits: Arc::new(Semaphore::new(workers.max(1))),
             done_tx,
@@ -167,10 +165,6 @@ impl Runner {
                 return self.in_flight() == 0;
             }
         }
-    }
-
-    pub fn store(&self) -> &JobStore {
-        &self.store
     }
 }
 

@@ -46,22 +46,10 @@ fn page_limit(limit: Option<i64>) -> Result<i64, Problem> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(Problem::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query parameters",
-            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
-        )),
+        Some(n) => Err(Problem::invalid_query(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {n}"
+        ))),
     }
-}
-
-fn bad_query(detail: String) -> Problem {
-    Problem::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "invalid-query",
-        "Invalid query parameters",
-        detail,
-    )
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, FieldError> {
@@ -200,13 +188,13 @@ impl JobService {
         let after = match &q.cursor {
             None => None,
             Some(c) => Some(c.parse::<Uuid>().map_err(|_| {
-                bad_query(format!("cursor {c:?} is not a cursor this API gave out"))
+                Problem::invalid_query(format!("cursor {c:?} is not a cursor this API gave out"))
             })?),
         };
         if let Some(state) = &q.state
             && !matches!(state.as_str(), "active" | "paused" | "completed")
         {
-            return Err(bad_query(format!(
+            return Err(Problem::invalid_query(format!(
                 "state must be active, paused or completed, got {state:?}"
             )));
         }
@@ -433,7 +421,7 @@ impl JobService {
                 "running" | "succeeded" | "failed" | "timed_out" | "skipped" | "interrupted"
             )
         {
-            return Err(bad_query(format!(
+            return Err(Problem::invalid_query(format!(
                 "status must be one of running, succeeded, failed, timed_out, skipped, interrupted; got {status:?}"
             )));
         }
@@ -445,7 +433,7 @@ impl JobService {
         let before = match &q.cursor {
             None => None,
             Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-                bad_query(format!("cursor {c:?} is not a cursor this API gave out"))
+                Problem::invalid_query(format!("cursor {c:?} is not a cursor this API gave out"))
             })?),
         };
         let rows = self
@@ -489,9 +477,9 @@ impl JobService {
             None => now
                 .checked_add(jiff::SignedDuration::from_hours(24))
                 .unwrap_or(now),
-            Some(s) => s
-                .parse::<Timestamp>()
-                .map_err(|_| bad_query(format!("until {s:?} is not an RFC 3339 time")))?,
+            Some(s) => s.parse::<Timestamp>().map_err(|_| {
+                Problem::invalid_query(format!("until {s:?} is not an RFC 3339 time"))
+            })?,
         };
         // A task whose first run is later than the `limit`-th task's first run
         // cannot contribute to the first `limit` runs.

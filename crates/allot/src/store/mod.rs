@@ -38,6 +38,16 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// The clause that locks selected rows until commit: `FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, where a write transaction
+    /// (`BEGIN IMMEDIATE`) already excludes every other writer.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 /// A connection pool to either backend.

@@ -162,10 +162,6 @@ impl JobStore {
         Self { db }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     pub async fn insert_task(&self, t: &TaskRow) -> Result<(), sqlx::Error> {
         self.insert_tasks(std::slice::from_ref(t)).await
     }
@@ -259,14 +255,10 @@ impl JobStore {
     where
         E: From<sqlx::Error>,
     {
-        let select = match self.db.backend() {
-            crate::store::Backend::Postgres => format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-            ),
-            crate::store::Backend::Sqlite => {
-                format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND deleted_at IS NULL")
-            }
-        };
+        let select = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND deleted_at IS NULL{}",
+            self.db.backend().for_update()
+        );
         in_tx!(&self.db, tx => {
             let row = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(select))
                 .bind(DbId(id))
@@ -317,16 +309,12 @@ impl JobStore {
         task_id: Uuid,
         execution: &NewExecution,
     ) -> Result<Result<(TaskRow, NewExecution), Option<Uuid>>, sqlx::Error> {
-        let lock = match self.db.backend() {
-            crate::store::Backend::Postgres => {
-                "SELECT running_execution_id FROM tasks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-            }
-            crate::store::Backend::Sqlite => {
-                "SELECT running_execution_id FROM tasks WHERE id = $1 AND deleted_at IS NULL"
-            }
-        };
+        let lock = format!(
+            "SELECT running_execution_id FROM tasks WHERE id = $1 AND deleted_at IS NULL{}",
+            self.db.backend().for_update()
+        );
         in_tx!(&self.db, tx => {
-            let running: Option<Option<DbId>> = sqlx::query_scalar(lock)
+            let running: Option<Option<DbId>> = sqlx::query_scalar(sqlx::AssertSqlSafe(lock))
                 .bind(DbId(task_id))
                 .fetch_optional(&mut *tx)
                 .await?;
