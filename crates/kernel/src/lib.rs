@@ -6,5 +6,6 @@
 //! asynchronously or reads the system clock: the current time is always an
 //! argument.
 
+pub mod booking;
 pub mod duration;
 pub mod jobs;
