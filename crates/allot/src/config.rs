@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// Database connections per process (default 16; SQLite uses at most 8).
     #[arg(long, env = "ALLOT_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
+    /// booking: the longest entry accepted (default 366d).
+    #[arg(long, env = "ALLOT_BOOKING_MAX_SPAN")]
+    pub booking_max_span: Option<String>,
+    /// booking: how late an entry entering an unplanned outage's window may be evicted (default 1s).
+    #[arg(long, env = "ALLOT_BOOKING_SWEEP_TOLERANCE")]
+    pub booking_sweep_tolerance: Option<String>,
 }
 
 /// Settings after every source has been applied.
@@ -86,6 +92,8 @@ pub struct ServeConfig {
     pub node_lease: Duration,
     pub misfire_grace: Duration,
     pub database_max_connections: u32,
+    pub booking_max_span: Duration,
+    pub booking_sweep_tolerance: Duration,
 }
 
 fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
@@ -123,6 +131,22 @@ impl ServeArgs {
         if node_lease < Duration::from_secs(1) {
             return Err("--node-lease must be at least 1s".to_string());
         }
+        let booking_max_span = duration(
+            "booking-max-span",
+            pick!(booking_max_span),
+            Duration::from_secs(366 * 86_400),
+        )?;
+        if booking_max_span < Duration::from_secs(1) {
+            return Err("--booking-max-span must be at least 1s".to_string());
+        }
+        let booking_sweep_tolerance = duration(
+            "booking-sweep-tolerance",
+            pick!(booking_sweep_tolerance),
+            Duration::from_secs(1),
+        )?;
+        if booking_sweep_tolerance < Duration::from_millis(40) {
+            return Err("--booking-sweep-tolerance must be at least 40ms".to_string());
+        }
         Ok(ServeConfig {
             database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             listen: pick!(listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
@@ -155,6 +179,8 @@ impl ServeArgs {
                 Duration::from_secs(5),
             )?,
             database_max_connections: pick!(database_max_connections).unwrap_or(16).max(1),
+            booking_max_span,
+            booking_sweep_tolerance,
         })
     }
 }

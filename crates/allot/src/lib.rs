@@ -10,11 +10,13 @@
 
 pub mod auth;
 pub mod bench;
+pub mod booking;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod leader;
 pub mod node;
 pub mod server;
 pub mod store;

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{TokenStore, generate_secret, hash_secret};
+use crate::booking::{Booking, BookingConfig};
 use crate::clock::SharedClock;
 use crate::config::ServeConfig;
 use crate::http::auth::Gate;
@@ -23,6 +24,7 @@ pub struct Server {
     pub state: AppState,
     pub router: axum::Router,
     pub jobs: Jobs,
+    pub booking: Booking,
     pub node: Node,
     pub db: Db,
     /// A token created because the database had none (printed once at start).
@@ -107,11 +109,24 @@ impl Server {
             },
             background,
         );
+        let booking = Booking::start(
+            db.clone(),
+            clock.clone(),
+            node.id,
+            BookingConfig {
+                max_span: config.booking_max_span,
+                sweep_tolerance: config.booking_sweep_tolerance,
+                ..Default::default()
+            },
+            background,
+            stop.clone(),
+        );
         let state = AppState {
             db: db.clone(),
             clock,
             node_id: node.id,
             jobs: jobs.service.clone(),
+            booking: booking.service.clone(),
             metrics: crate::http::metrics::handle(),
         };
         let limits = HttpLimits {
@@ -125,6 +140,7 @@ impl Server {
             state,
             router,
             jobs,
+            booking,
             node,
             db,
             first_token,

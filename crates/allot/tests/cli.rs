@@ -1,8 +1,9 @@
-//! The `allot tasks` / `allot executions` commands against a real
-//! `allot serve` process: the binaries as a user runs them, checked by
-//! output and exit code (0 ok, 1 refused, 2 usage, 3 unreachable).
+//! The `allot tasks` / `allot executions` and booking (`systems`,
+//! `entries`, `outages`) commands against a real `allot serve` process: the
+//! binaries as a user runs them, checked by output and exit code (0 ok,
+//! 1 refused, 2 usage, 3 unreachable).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -283,6 +284,331 @@ fn tasks_and_executions_against_a_live_server() {
         .ok()
         .json();
     assert!(has_item(&history, |e| e["id"] == execution_id), "{history}");
+}
+
+/// The string `key` of a JSON document, or a panic naming the document.
+fn text(doc: &Value, key: &str) -> String {
+    doc[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key:?} in {doc}"))
+        .to_string()
+}
+
+fn kinds(events: &Value) -> Vec<String> {
+    events["items"]
+        .as_array()
+        .map(|items| items.iter().map(|e| text(e, "kind")).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn booking_round_trip_against_a_live_server() {
+    let server = Server::start();
+
+    // A system that takes one entry at a time.
+    let created = server
+        .cli(&[
+            "systems",
+            "create",
+            "--name",
+            "rig-1",
+            "--capacity",
+            "1",
+            "--capability",
+            "gpu",
+            "--timezone",
+            "Europe/Paris",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(created.stdout.lines().count(), 1, "--json is one line");
+    let system = created.json();
+    let system_id = text(&system, "id");
+    assert_eq!(system["capacity"], 1, "{system}");
+    let shown = server.cli(&["systems", "get", &system_id]).ok();
+    assert!(shown.stdout.contains("rig-1"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("Europe/Paris"), "{}", shown.stdout);
+    let table = server.cli(&["systems", "list"]).ok();
+    assert!(table.stdout.starts_with("ID "), "{}", table.stdout);
+    assert!(table.stdout.contains(&system_id), "{}", table.stdout);
+
+    // One entry fits; a second overlapping it exceeds the capacity.
+    let entry = server
+        .cli(&[
+            "entries",
+            "create",
+            "--system",
+            &system_id,
+            "--start",
+            "+1h",
+            "--end",
+            "+2h",
+            "--capability",
+            "gpu",
+            "--label",
+            "build",
+            "--metadata",
+            r#"{"job":42}"#,
+            "--json",
+        ])
+        .ok()
+        .json();
+    let entry_id = text(&entry, "id");
+    assert_eq!(entry["status"], "active", "{entry}");
+    assert_eq!(entry["metadata"]["job"], 42, "{entry}");
+    let full = server.cli(&[
+        "entries", "create", "--system", &system_id, "--start", "+90m", "--end", "+150m",
+    ]);
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    assert!(full.stderr.contains("capacity_exceeded"), "{}", full.stderr);
+    assert!(
+        full.stderr.contains(&entry_id),
+        "the conflicting entry is named: {}",
+        full.stderr
+    );
+    let listed = server
+        .cli(&[
+            "entries", "list", "--system", &system_id, "--status", "active",
+        ])
+        .ok();
+    assert!(listed.stdout.contains(&entry_id), "{}", listed.stdout);
+    assert!(listed.stdout.contains("build"), "{}", listed.stdout);
+
+    // Bad input is caught before anything is sent.
+    let bad_time = server.cli(&[
+        "entries", "create", "--system", &system_id, "--start", "soon", "--end", "+2h",
+    ]);
+    assert_eq!(bad_time.code, 2, "{}", bad_time.stderr);
+    let bad_json = server.cli(&[
+        "entries",
+        "create",
+        "--system",
+        &system_id,
+        "--start",
+        "+3h",
+        "--end",
+        "+4h",
+        "--metadata",
+        "{nope",
+    ]);
+    assert_eq!(bad_json.code, 2, "{}", bad_json.stderr);
+    assert!(
+        bad_json.stderr.contains("--metadata"),
+        "{}",
+        bad_json.stderr
+    );
+
+    // Slots and availability go around the entry.
+    let slots = server
+        .cli(&[
+            "systems",
+            "slots",
+            &system_id,
+            "--duration",
+            "30m",
+            "--capability",
+            "gpu",
+            "--limit",
+            "3",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let found = slots["items"].as_array().map(Vec::len).unwrap_or(0);
+    assert!((1..=3).contains(&found), "{slots}");
+    let slot_table = server
+        .cli(&["systems", "slots", &system_id, "--duration", "30m"])
+        .ok();
+    assert!(
+        slot_table.stdout.starts_with("START"),
+        "{}",
+        slot_table.stdout
+    );
+    let availability = server
+        .cli(&[
+            "systems",
+            "availability",
+            &system_id,
+            "--to",
+            "+1d",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let segments = availability["segments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        segments.iter().any(|s| s[2] == 0) && segments.iter().any(|s| s[2] == 1),
+        "the entry's hour is full, the rest free: {availability}"
+    );
+
+    // A conditional update applies once; the same version again is a conflict.
+    let moved = server
+        .cli(&[
+            "entries",
+            "update",
+            &entry_id,
+            "--label",
+            "build-2",
+            "--if-version",
+            "1",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(moved["version"], 2, "{moved}");
+    let stale = server.cli(&[
+        "entries",
+        "update",
+        &entry_id,
+        "--label",
+        "x",
+        "--if-version",
+        "1",
+    ]);
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("version_conflict"),
+        "{}",
+        stale.stderr
+    );
+
+    // An unplanned outage evicts what lies inside its window.
+    let change = server
+        .cli(&[
+            "outages",
+            "create",
+            "--system",
+            &system_id,
+            "--kind",
+            "unplanned",
+            "--window",
+            "3h",
+            "--reason",
+            "power",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let outage_id = text(&change, "id");
+    assert!(
+        change["evicted"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|i| *i == entry_id.as_str())),
+        "{change}"
+    );
+    let evicted = server
+        .cli(&["entries", "get", &entry_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(evicted["status"], "evicted", "{evicted}");
+    assert_eq!(
+        evicted["eviction"]["outage_id"],
+        outage_id.as_str(),
+        "{evicted}"
+    );
+    let evicted_view = server.cli(&["entries", "get", &entry_id]).ok();
+    assert!(
+        evicted_view.stdout.contains(&outage_id),
+        "{}",
+        evicted_view.stdout
+    );
+    let blocked = server.cli(&[
+        "entries", "create", "--system", &system_id, "--start", "+5h", "--end", "+6h",
+    ]);
+    assert_eq!(blocked.code, 1, "{}", blocked.stderr);
+    assert!(
+        blocked.stderr.contains("outage_present"),
+        "{}",
+        blocked.stderr
+    );
+    assert!(blocked.stderr.contains(&outage_id), "{}", blocked.stderr);
+    let open = server
+        .cli(&["outages", "list", "--system", &system_id, "--open"])
+        .ok();
+    assert!(open.stdout.contains(&outage_id), "{}", open.stdout);
+    assert!(open.stdout.contains("whole system"), "{}", open.stdout);
+
+    let resolved = server
+        .cli(&["outages", "resolve", &outage_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(resolved["state"], "resolved", "{resolved}");
+    let open = server
+        .cli(&[
+            "outages", "list", "--system", &system_id, "--open", "--json",
+        ])
+        .ok()
+        .json();
+    assert!(
+        !has_item(&open, |o| o["id"] == outage_id.as_str()),
+        "{open}"
+    );
+
+    // The feed tells the whole story, in order.
+    let events = server.cli(&["outages", "events", "--json"]).ok().json();
+    let seen = kinds(&events);
+    for kind in [
+        "entry.created",
+        "entry.updated",
+        "outage.created",
+        "entry.evicted",
+        "outage.resolved",
+    ] {
+        assert!(seen.iter().any(|k| k == kind), "no {kind} in {seen:?}");
+    }
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("outage.resolved"),
+        "{seen:?}"
+    );
+    let first = text(&events["items"][0], "cursor");
+    let rest = server
+        .cli(&["outages", "events", "--after", &first, "--json"])
+        .ok()
+        .json();
+    assert_eq!(kinds(&rest).len(), seen.len() - 1, "{rest}");
+
+    // --follow prints what is there, then what comes, one JSON event per line.
+    let mut follower = clean_command()
+        .env("ALLOT_SERVER", &server.url)
+        .env("ALLOT_TOKEN", &server.token)
+        .args(["outages", "events", "--follow", "--json", "--after"])
+        .arg(text(&events, "next_cursor"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start allot outages events --follow");
+    let later = server
+        .cli(&[
+            "entries", "create", "--system", &system_id, "--start", "+1h", "--end", "+2h", "--json",
+        ])
+        .ok()
+        .json();
+    let later_id = text(&later, "id");
+    let mut line = String::new();
+    let stdout = follower.stdout.take().expect("the follower's stdout");
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let _ = follower.kill();
+    let _ = follower.wait();
+    read.expect("read an event line");
+    let event: Value = serde_json::from_str(&line).expect("an event as JSON");
+    assert_eq!(event["kind"], "entry.created", "{event}");
+    assert_eq!(event["entry_id"], later_id.as_str(), "{event}");
+
+    // A system with a live entry cannot go; without it, it can.
+    let in_use = server.cli(&["systems", "delete", &system_id]);
+    assert_eq!(in_use.code, 1, "{}", in_use.stderr);
+    assert!(in_use.stderr.contains("system_in_use"), "{}", in_use.stderr);
+    assert!(in_use.stderr.contains(&later_id), "{}", in_use.stderr);
+    server.cli(&["entries", "delete", &later_id]).ok();
+    server.cli(&["systems", "delete", &system_id]).ok();
+    let gone = server.cli(&["systems", "get", &system_id]);
+    assert_eq!(gone.code, 1, "{}", gone.stderr);
+    assert!(gone.stderr.contains("Not found"), "{}", gone.stderr);
 }
 
 #[test]

@@ -10,7 +10,14 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Every scope a token can carry, for validation and help texts.
-pub const KNOWN_SCOPES: &[&str] = &["*", "admin", "jobs:read", "jobs:write"];
+pub const KNOWN_SCOPES: &[&str] = &[
+    "*",
+    "admin",
+    "jobs:read",
+    "jobs:write",
+    "booking:read",
+    "booking:write",
+];
 
 /// A new random token secret: `allot_` and 64 hex digits (256 bits).
 pub fn generate_secret() -> String {

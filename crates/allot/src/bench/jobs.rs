@@ -17,14 +17,14 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{machine, peak_rss_mib_of, quantile};
+use super::{fresh_db, machine, peak_rss_mib_of, quantile};
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::jobs::engine::EngineConfig;
 use crate::jobs::schedule_spec::ScheduleSpec;
 use crate::jobs::store::{JobStore, TaskRow};
 use crate::jobs::{Jobs, JobsConfig};
 use crate::node::Node;
-use crate::store::{Db, DbId, DbOptions, DbTime};
+use crate::store::{Db, DbId, DbTime};
 use crate::with_pool;
 
 #[derive(Debug, Clone, Args)]
@@ -81,46 +81,6 @@ fn noop_task(now: Timestamp, first_run: Timestamp, every: &str) -> TaskRow {
     }
 }
 
-async fn fresh_db(backend: &str, args: &JobsBenchArgs) -> Result<(Db, String), String> {
-    let url = match backend {
-        "sqlite" => {
-            let dir = std::env::temp_dir().join(format!("allot-bench-{}", Uuid::now_v7().simple()));
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            format!("sqlite://{}/bench.db", dir.display())
-        }
-        _ => match &args.postgres_url {
-            Some(server) => {
-                let name = format!("allot_bench_{}", Uuid::now_v7().simple());
-                let admin = Db::connect(
-                    server,
-                    &DbOptions {
-                        max_connections: 1,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                with_pool!(&admin, pool => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .execute(pool)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                });
-                admin.close().await;
-                crate::testing::with_database(server, &name)
-            }
-            None => crate::testing::fresh_postgres()
-                .await
-                .ok_or("no PostgreSQL found: pass --postgres-url")?,
-        },
-    };
-    let db = Db::connect(&url, &DbOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    db.migrate().await.map_err(|e| e.to_string())?;
-    Ok((db, url))
-}
-
 async fn start_jobs(db: &Db, clock: SharedClock) -> Result<(Jobs, Node), String> {
     let node = Node::register(db.clone(), clock.clone(), Duration::from_secs(30))
         .await
@@ -149,7 +109,7 @@ async fn throughput(backend: &str, args: &JobsBenchArgs) -> Result<Value, String
         ("sqlite", false) => 100_000,
         _ => 50_000,
     });
-    let (db, _) = fresh_db(backend, args).await?;
+    let (db, _) = fresh_db(backend, args.postgres_url.as_deref()).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let now = clock.now();
     let store = JobStore::new(db.clone());
@@ -189,7 +149,7 @@ async fn lateness(backend: &str, args: &JobsBenchArgs) -> Result<Value, String> 
     } else {
         args.seconds
     };
-    let (db, _) = fresh_db(backend, args).await?;
+    let (db, _) = fresh_db(backend, args.postgres_url.as_deref()).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let now = clock.now();
     // Phases spread evenly over the second, starting 2 s from now.
@@ -245,7 +205,7 @@ async fn startup(backend: &str, args: &JobsBenchArgs) -> Result<Value, String> {
     } else {
         args.startup_tasks
     };
-    let (db, url) = fresh_db(backend, args).await?;
+    let (db, url) = fresh_db(backend, args.postgres_url.as_deref()).await?;
     let now = SystemClock.now();
     // Registered, with runs spread over the coming day (none due during the measurement).
     let rows: Vec<TaskRow> = (0..n)
@@ -316,16 +276,7 @@ async fn startup(backend: &str, args: &JobsBenchArgs) -> Result<Value, String> {
 }
 
 pub async fn run(args: JobsBenchArgs) -> Result<(), String> {
-    let backends: Vec<&str> = match args.backend.as_str() {
-        "both" => vec!["sqlite", "postgres"],
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        other => {
-            return Err(format!(
-                "--backend must be sqlite, postgres or both, got {other:?}"
-            ));
-        }
-    };
+    let backends = super::backends(&args.backend)?;
     let machine = machine();
     if !args.json {
         println!("allot bench jobs on {}", machine);

@@ -2,9 +2,68 @@
 //! human table and, with `--json`, as one JSON document per scenario, and
 //! states the machine it ran on.
 
+pub mod booking;
 pub mod jobs;
 
 use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::store::{Db, DbOptions};
+use crate::with_pool;
+
+/// A new, migrated database for a benchmark: a SQLite file in a temporary
+/// folder, or a new database on `postgres_url` (default: the test server).
+pub async fn fresh_db(backend: &str, postgres_url: Option<&str>) -> Result<(Db, String), String> {
+    let url = match backend {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("allot-bench-{}", Uuid::now_v7().simple()));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            format!("sqlite://{}/bench.db", dir.display())
+        }
+        _ => match postgres_url {
+            Some(server) => {
+                let name = format!("allot_bench_{}", Uuid::now_v7().simple());
+                let admin = Db::connect(
+                    server,
+                    &DbOptions {
+                        max_connections: 1,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                with_pool!(&admin, pool => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .execute(pool)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                });
+                admin.close().await;
+                crate::testing::with_database(server, &name)
+            }
+            None => crate::testing::fresh_postgres()
+                .await
+                .ok_or("no PostgreSQL found: pass --postgres-url")?,
+        },
+    };
+    let db = Db::connect(&url, &DbOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+    Ok((db, url))
+}
+
+/// The backends a `--backend` value names.
+pub fn backends(arg: &str) -> Result<Vec<&'static str>, String> {
+    match arg {
+        "both" => Ok(vec!["sqlite", "postgres"]),
+        "sqlite" => Ok(vec!["sqlite"]),
+        "postgres" => Ok(vec!["postgres"]),
+        other => Err(format!(
+            "--backend must be sqlite, postgres or both, got {other:?}"
+        )),
+    }
+}
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> Option<f64> {

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use clap::Args;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
-use reqwest::{Method, Url};
+pub use reqwest::Method;
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderValue, IF_MATCH};
 use serde_json::Value;
 
 use super::error::CliError;
@@ -113,21 +114,37 @@ impl Client {
         segments: &[&str],
         query: &[(&str, Option<String>)],
     ) -> Result<Value, CliError> {
-        self.send(Method::GET, self.url(segments, query), None)
+        self.send(Method::GET, self.url(segments, query), None, None)
             .await
     }
 
     pub async fn post(&self, segments: &[&str], body: Option<&Value>) -> Result<Value, CliError> {
-        self.send(Method::POST, self.url(segments, &[]), body).await
+        self.send(Method::POST, self.url(segments, &[]), body, None)
+            .await
     }
 
     pub async fn patch(&self, segments: &[&str], body: &Value) -> Result<Value, CliError> {
-        self.send(Method::PATCH, self.url(segments, &[]), Some(body))
+        self.send(Method::PATCH, self.url(segments, &[]), Some(body), None)
             .await
     }
 
     pub async fn delete(&self, segments: &[&str]) -> Result<Value, CliError> {
-        self.send(Method::DELETE, self.url(segments, &[]), None)
+        self.send(Method::DELETE, self.url(segments, &[]), None, None)
+            .await
+    }
+
+    /// Any method with a query and, for conditional writes, an `If-Match`
+    /// version (sent as the entity tag `"V"`): the routes the shorthands
+    /// above do not cover (`?evict=true` on a POST, `If-Match` on a PATCH).
+    pub async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, Option<String>)],
+        body: Option<&Value>,
+        if_match: Option<i64>,
+    ) -> Result<Value, CliError> {
+        self.send(method, self.url(segments, query), body, if_match)
             .await
     }
 
@@ -137,11 +154,15 @@ impl Client {
         method: Method,
         url: Url,
         body: Option<&Value>,
+        if_match: Option<i64>,
     ) -> Result<Value, CliError> {
         let mut request = self
             .http
             .request(method, url.clone())
             .header(AUTHORIZATION, self.auth.clone());
+        if let Some(version) = if_match {
+            request = request.header(IF_MATCH, format!("\"{version}\""));
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -193,8 +214,13 @@ pub fn id<'a>(what: &str, id: &'a str) -> Result<&'a str, CliError> {
     if ok {
         Ok(id)
     } else {
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         Err(CliError::Usage(format!(
-            "{:?} is not a {what} id (ids are letters, digits, - and _)",
+            "{:?} is not {article} {what} id (ids are letters, digits, - and _)",
             super::error::sanitize(id)
         )))
     }

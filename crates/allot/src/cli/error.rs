@@ -46,9 +46,13 @@ impl CliError {
 }
 
 /// The members of a problem document we lay out ourselves; everything else
-/// (`execution_id`, `task_id`, `id`, ...) is printed as `key: value`.
+/// (`execution_id`, `task_id`, `entry_ids`, ...) is printed as `key: value`.
 #[derive(Debug, Deserialize)]
 struct ProblemDoc {
+    /// `urn:allot:problem:{kind}`; the kind (`capacity_exceeded`, ...) is
+    /// what a script tells conflicts apart by.
+    #[serde(default, rename = "type")]
+    type_uri: Option<String>,
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
@@ -67,8 +71,9 @@ struct FieldError {
     message: String,
 }
 
-/// `<title> (<status>): <detail>`, then one indented line per field error
-/// and per extension member. Bodies that are not problem documents (a proxy's
+/// `<title> (<status>): <detail>`, then one indented line per field error,
+/// the problem's kind and one per extension member (a list of ids joined
+/// by commas). Bodies that are not problem documents (a proxy's
 /// HTML page, an empty 405) fall back to the status and a short excerpt.
 fn describe_answer(status: StatusCode, body: &[u8]) -> String {
     let reason = status.canonical_reason().unwrap_or("HTTP error");
@@ -103,12 +108,24 @@ fn describe_answer(status: StatusCode, body: &[u8]) -> String {
             sanitize(&e.message)
         ));
     }
+    if let Some(kind) = doc
+        .type_uri
+        .as_deref()
+        .and_then(|t| t.strip_prefix("urn:allot:problem:"))
+    {
+        out.push_str(&format!("\n  problem: {}", sanitize(kind)));
+    }
     for (key, value) in &doc.rest {
-        if matches!(key.as_str(), "type" | "status") {
+        if key == "status" {
             continue;
         }
         let shown = match value {
             Value::String(s) => s.clone(),
+            Value::Array(list) if list.iter().all(Value::is_string) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         out.push_str(&format!("\n  {}: {}", sanitize(key), sanitize(&shown)));
@@ -135,7 +152,7 @@ mod tests {
         let text = describe_answer(StatusCode::UNPROCESSABLE_ENTITY, body);
         assert_eq!(
             text,
-            "Invalid request (422): /schedule/every: too short\n  /schedule/every: too short"
+            "Invalid request (422): /schedule/every: too short\n  /schedule/every: too short\n  problem: validation"
         );
     }
 
@@ -151,6 +168,18 @@ mod tests {
         assert!(text.contains("\n  task_id: t1"), "{text}");
         assert!(text.contains("\n  execution_id: e1"), "{text}");
         assert!(!text.contains("urn:allot"), "{text}");
+        assert!(text.contains("\n  problem: running"), "{text}");
+    }
+
+    #[test]
+    fn conflicting_ids_are_listed_plainly() {
+        let body =
+            br#"{"type":"urn:allot:problem:capacity_exceeded","title":"Conflict","status":409,
+            "detail":"full","at":"2030-01-01T10:00:00Z","entry_ids":["e1","e2"]}"#;
+        let text = describe_answer(StatusCode::CONFLICT, body);
+        assert!(text.contains("\n  problem: capacity_exceeded"), "{text}");
+        assert!(text.contains("\n  entry_ids: e1, e2"), "{text}");
+        assert!(text.contains("\n  at: 2030-01-01T10:00:00Z"), "{text}");
     }
 
     #[test]

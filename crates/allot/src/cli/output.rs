@@ -12,12 +12,17 @@ use super::pages::items;
 /// (`allot tasks list | head -1`); a closed pipe just means nobody wants
 /// the rest.
 pub fn emit(text: &str) -> Result<(), CliError> {
+    emit_open(text).map(drop)
+}
+
+/// [`emit`], telling whether anyone still reads: `false` once the pipe is
+/// closed, so a command that prints until stopped (`--follow`) can stop.
+pub fn emit_open(text: &str) -> Result<bool, CliError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
-            Err(CliError::Failed(format!("cannot write the output: {e}")))
-        }
-        _ => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(CliError::Failed(format!("cannot write the output: {e}"))),
     }
 }
 

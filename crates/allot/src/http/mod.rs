@@ -7,6 +7,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod paging;
 pub mod problem;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 use self::auth::Gate;
 use self::problem::Problem;
+use crate::booking::BookingService;
 use crate::clock::SharedClock;
 use crate::jobs::service::JobService;
 use crate::store::Db;
@@ -31,6 +33,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub node_id: Uuid,
     pub jobs: Arc<JobService>,
+    pub booking: Arc<BookingService>,
     pub metrics: PrometheusHandle,
 }
 
@@ -55,6 +58,7 @@ impl Default for HttpLimits {
 /// The whole application router.
 pub fn router(state: AppState, gate: Arc<Gate>, limits: &HttpLimits) -> Router {
     let v1 = crate::jobs::api::routes()
+        .merge(crate::booking::api::routes())
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .merge(v1)

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use crate::jobs;
+use crate::{booking, jobs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,10 +28,28 @@ use crate::jobs;
         jobs::api::list_executions,
         jobs::api::get_execution,
         jobs::api::upcoming,
+        booking::api::create_system,
+        booking::api::list_systems,
+        booking::api::get_system,
+        booking::api::update_system,
+        booking::api::delete_system,
+        booking::api::create_entry,
+        booking::api::list_entries,
+        booking::api::availability,
+        booking::api::slots,
+        booking::api::get_entry,
+        booking::api::update_entry,
+        booking::api::delete_entry,
+        booking::api::create_outage,
+        booking::api::list_outages,
+        booking::api::get_outage,
+        booking::api::update_outage,
+        booking::api::resolve_outage,
+        booking::api::events,
     ),
     components(schemas(super::problem::Problem, super::problem::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "ops", description = "Health and metrics"))
+    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "ops", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 

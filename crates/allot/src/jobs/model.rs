@@ -184,12 +184,7 @@ impl From<&ExecutionRow> for Execution {
     }
 }
 
-/// A page of results; pass `next_cursor` as `cursor` for the next page.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use crate::http::paging::Page;
 
 /// A future run.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -18,14 +18,12 @@ use super::model::{
 };
 use super::store::{ExecutionFilter, JobStore, NewExecution, TaskRow};
 use crate::clock::SharedClock;
+use crate::http::paging::{bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::{FieldError, Problem};
 use crate::store::{DbId, DbTime};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 1000;
-
 pub struct JobService {
     store: JobStore,
     clock: SharedClock,
@@ -35,21 +33,6 @@ pub struct JobService {
 
 fn not_found(id: &str) -> Problem {
     Problem::not_found("task", id)
-}
-
-/// Parses an id from a path; a malformed id is simply not found.
-pub fn parse_id(id: &str, what: &str) -> Result<Uuid, Problem> {
-    id.parse::<Uuid>().map_err(|_| Problem::not_found(what, id))
-}
-
-fn page_limit(limit: Option<i64>) -> Result<i64, Problem> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(Problem::invalid_query(format!(
-            "limit must be between 1 and {MAX_LIMIT}, got {n}"
-        ))),
-    }
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, FieldError> {
@@ -187,9 +170,7 @@ impl JobService {
         let limit = page_limit(q.limit)?;
         let after = match &q.cursor {
             None => None,
-            Some(c) => Some(c.parse::<Uuid>().map_err(|_| {
-                Problem::invalid_query(format!("cursor {c:?} is not a cursor this API gave out"))
-            })?),
+            Some(c) => Some(c.parse::<Uuid>().map_err(|_| bad_cursor(c))?),
         };
         if let Some(state) = &q.state
             && !matches!(state.as_str(), "active" | "paused" | "completed")
@@ -432,9 +413,7 @@ impl JobService {
         }
         let before = match &q.cursor {
             None => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-                Problem::invalid_query(format!("cursor {c:?} is not a cursor this API gave out"))
-            })?),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| bad_cursor(c))?),
         };
         let rows = self
             .store
@@ -510,16 +489,4 @@ impl JobService {
         items.truncate(limit as usize);
         Ok(Upcoming { items })
     }
-}
-
-/// Execution cursors are `<scheduled_for>|<id>`, hex-encoded so they are
-/// opaque and URL-safe.
-pub fn encode_cursor(at: Timestamp, id: Uuid) -> String {
-    hex::encode(format!("{at}|{id}"))
-}
-
-pub fn decode_cursor(c: &str) -> Option<(Timestamp, Uuid)> {
-    let raw = String::from_utf8(hex::decode(c).ok()?).ok()?;
-    let (at, id) = raw.split_once('|')?;
-    Some((at.parse().ok()?, id.parse().ok()?))
 }

@@ -66,6 +66,30 @@ pub struct SqliteShared {
     /// as firing lateness; queueing writers here instead hands the lock over
     /// in microseconds.
     pub writer: tokio::sync::Mutex<()>,
+    /// The one connection write transactions use. In WAL mode a connection
+    /// drops its whole page cache when another connection has written since
+    /// its last transaction; with writes spread over the pool every write
+    /// began cold and re-read its index pages through system calls. One
+    /// writer connection keeps its cache warm (it made every change itself).
+    pub write_pool: SqlitePool,
+}
+
+impl SqliteShared {
+    /// Queues for the writer, then begins `BEGIN IMMEDIATE` on the writer
+    /// connection. Hold the guard until the transaction ends.
+    pub async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            tokio::sync::MutexGuard<'_, ()>,
+            sqlx::Transaction<'static, sqlx::Sqlite>,
+        ),
+        sqlx::Error,
+    > {
+        let guard = self.writer.lock().await;
+        let tx = self.write_pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((guard, tx))
+    }
 }
 
 /// Pool settings; the defaults suit one service process.
@@ -144,12 +168,25 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
+            let write_pool = if in_memory {
+                pool.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?
+            };
             tokio::spawn(checkpoint_wal(pool.clone()));
             let shared = SqliteShared {
                 _lock: lock,
                 writer: tokio::sync::Mutex::new(()),
+                write_pool,
             };
             return Ok(Db::Sqlite(pool, std::sync::Arc::new(shared)));
         }
@@ -183,6 +220,9 @@ impl Db {
     /// Closes every connection (and, for SQLite, releases the file lock when
     /// the last clone is dropped).
     pub async fn close(&self) {
+        if let Db::Sqlite(_, shared) = self {
+            shared.write_pool.close().await;
+        }
         crate::with_pool!(self, pool => pool.close().await)
     }
 }
@@ -207,10 +247,9 @@ macro_rules! with_pool {
 macro_rules! in_tx {
     ($db:expr, $tx:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite(pool, shared) => {
-                let _writer = shared.writer.lock().await;
+            $crate::store::Db::Sqlite(_, shared) => {
                 #[allow(unused_mut)]
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let (_writer, mut $tx) = shared.begin_write().await?;
                 let out = $body;
                 if out.is_ok() {
                     $tx.commit().await?;
@@ -225,6 +264,70 @@ macro_rules! in_tx {
                     $tx.commit().await?;
                 }
                 out
+            }
+        }
+    };
+}
+
+/// An open write transaction on either backend, for operations whose rules
+/// run between their reads and writes (booking checks capacity under a lock,
+/// then writes). Dropping it without [`Tx::commit`] rolls back. On SQLite it
+/// holds the writer queue (see [`SqliteShared::writer`]) until it ends.
+pub enum Tx<'a> {
+    // Field order matters: the transaction is rolled back before the writer
+    // slot is released.
+    Sqlite {
+        tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        _writer: tokio::sync::MutexGuard<'a, ()>,
+    },
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Db {
+    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<Tx<'_>, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(_, shared) => {
+                let (writer, tx) = shared.begin_write().await?;
+                Tx::Sqlite {
+                    tx,
+                    _writer: writer,
+                }
+            }
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+impl Tx<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite { .. } => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite { tx, .. } => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the connection of a [`Tx`] of either
+/// backend; like [`with_pool!`], the body is compiled once per backend.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite { tx, .. } => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
             }
         }
     };

@@ -110,9 +110,8 @@ impl JobStore {
                     pg_update_timings
                 )
             }
-            Db::Sqlite(pool, shared) => {
-                let _writer = shared.writer.lock().await;
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Db::Sqlite(_, shared) => {
+                let (_writer, mut tx) = shared.begin_write().await?;
                 claim_in!(tx, "", sqlite_insert_executions, sqlite_update_timings)
             }
         }
@@ -181,9 +180,8 @@ impl JobStore {
                 tx.commit().await?;
                 Ok(decided.len())
             }
-            Db::Sqlite(pool, shared) => {
-                let _writer = shared.writer.lock().await;
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Db::Sqlite(_, shared) => {
+                let (_writer, mut tx) = shared.begin_write().await?;
                 let batch: Vec<Value> = runs
                     .iter()
                     .map(|r| {
