@@ -10,8 +10,9 @@
 //!   uses: count the entries overlapping the span, insert if below capacity,
 //!   without a lock (so it is also wrong under concurrency; see
 //!   docs/booking.md) and without HTTP;
-//! - kernel: capacity checks per second on one in-memory timeline of
-//!   1,000,000 spans, and inserts + removes per second.
+//! - kernel: capacity checks per second on in-memory timelines holding the
+//!   same 1,000,000 spans (one per system, and all in one), and inserts +
+//!   removes per second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,6 +53,9 @@ pub struct BookingBenchArgs {
     /// Smaller sizes, for CI smoke runs.
     #[arg(long)]
     pub quick: bool,
+    /// Skip the naive SQL baseline (e.g. to profile the API path alone).
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Print one JSON document per scenario instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -296,6 +300,10 @@ async fn http_and_baseline(backend: &str, args: &BookingBenchArgs) -> Result<Vec
     http.abort();
     server.jobs.shutdown(Duration::from_secs(1)).await;
 
+    if args.no_baseline {
+        db.close().await;
+        return Ok(vec![http_doc]);
+    }
     // The baseline fills the next gaps over, on the same database.
     let sys = systems.clone();
     let pool_db = db.clone();
@@ -357,11 +365,11 @@ async fn naive_insert(
     Ok(true)
 }
 
-/// The kernel alone: one timeline of `n` spans, then random checks, and
-/// insert + remove pairs.
-fn kernel(args: &BookingBenchArgs) -> Value {
-    let n = if args.quick { 100_000 } else { 1_000_000 };
-    let checks = if args.quick { 200_000 } else { 2_000_000 };
+/// The kernel alone, on `systems` timelines sharing `n` spans (one hour each,
+/// at random over a horizon that puts about 4 on any instant), then random
+/// capacity checks on random systems, and insert + remove pairs. With one
+/// system it is the worst case: all spans in one tree.
+fn kernel(n: usize, systems: usize, checks: usize) -> Value {
     let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         rng ^= rng << 13;
@@ -369,15 +377,21 @@ fn kernel(args: &BookingBenchArgs) -> Value {
         rng ^= rng << 17;
         rng
     };
-    let horizon = n as i64 * HOUR_US / 4;
-    let spans: Vec<Span> = (0..n)
-        .filter_map(|_| {
-            let s = (next() % horizon as u64) as i64;
-            Span::new(s, s + HOUR_US)
-        })
-        .collect();
+    let systems = systems.max(1);
+    let per_system = n.div_ceil(systems);
+    let horizon = (per_system as i64 * HOUR_US / 4).max(HOUR_US);
+    let mut random_span = move || -> Option<Span> {
+        let s = (next() % horizon as u64) as i64;
+        Span::new(s, s + HOUR_US)
+    };
+    let mut spans: Vec<Vec<Span>> = vec![Vec::with_capacity(per_system); systems];
+    for i in 0..n {
+        if let Some(span) = random_span() {
+            spans[i % systems].push(span);
+        }
+    }
     let built = Instant::now();
-    let mut timeline = Timeline::from_spans(spans.iter().copied());
+    let mut timelines: Vec<Timeline> = spans.into_iter().map(Timeline::from_spans).collect();
     let build_seconds = built.elapsed().as_secs_f64();
     let rules = FitRules {
         capacity: 8,
@@ -385,28 +399,25 @@ fn kernel(args: &BookingBenchArgs) -> Value {
         allowed: None,
         align: None,
     };
-    let probes: Vec<Span> = (0..checks)
-        .filter_map(|_| {
-            let s = (next() % horizon as u64) as i64;
-            Span::new(s, s + HOUR_US)
-        })
+    let probes: Vec<(usize, Span)> = (0..checks)
+        .filter_map(|i| Some(((i * 7919) % systems, random_span()?)))
         .collect();
     let started = Instant::now();
     let mut admitted = 0u64;
-    for p in &probes {
-        if check(&timeline, &rules, *p).is_ok() {
+    for (sys, p) in &probes {
+        if check(&timelines[*sys], &rules, *p).is_ok() {
             admitted += 1;
         }
     }
     let check_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    for p in probes.iter().take(checks / 2) {
-        timeline.insert(*p);
-        timeline.remove(*p);
+    for (sys, p) in probes.iter().take(checks / 2) {
+        timelines[*sys].insert(*p);
+        timelines[*sys].remove(*p);
     }
     let update_secs = started.elapsed().as_secs_f64();
     json!({
-        "scenario": "kernel", "spans": n, "checks": checks, "admitted": admitted,
+        "scenario": "kernel", "spans": n, "systems": systems, "checks": checks, "admitted": admitted,
         "build_seconds": (build_seconds * 1000.0).round() / 1000.0,
         "checks_per_second": (checks as f64 / check_secs).round(),
         "insert_remove_pairs_per_second": ((checks / 2) as f64 / update_secs).round(),
@@ -419,7 +430,14 @@ pub async fn run(args: BookingBenchArgs) -> Result<(), String> {
     if !args.json {
         println!("allot bench booking on {machine}");
     }
-    let mut docs = vec![kernel(&args)];
+    let s = sizes(&args);
+    let checks = if args.quick { 200_000 } else { 2_000_000 };
+    // As the service holds them (one timeline per system), and the worst
+    // case of every span in one timeline.
+    let mut docs = vec![
+        kernel(s.entries, s.systems, checks),
+        kernel(s.entries, 1, checks),
+    ];
     for backend in backends {
         docs.extend(http_and_baseline(backend, &args).await?);
     }

@@ -164,9 +164,11 @@ impl Timeline {
         if range.is_empty() {
             return None;
         }
-        self.changes
-            .first_from(range.start, Goal::AtLeast(i64::from(level)))
-            .filter(|&t| t < range.end)
+        self.changes.first_from(
+            range.start,
+            Some(range.end),
+            Goal::AtLeast(i64::from(level)),
+        )
     }
 
     /// First instant t >= from with count_at(t) < level (count_at is
@@ -176,7 +178,8 @@ impl Timeline {
     /// This is "when does capacity free up again", the jump that lets slot
     /// search skip a full stretch in one step. A `level` of 0 is never met.
     pub fn first_below(&self, from: Micros, level: u32) -> Option<Micros> {
-        self.changes.first_from(from, Goal::Below(i64::from(level)))
+        self.changes
+            .first_from(from, None, Goal::Below(i64::from(level)))
     }
 
     /// The step function over `range` as maximal constant pieces (start,

@@ -33,6 +33,10 @@ struct Node {
     height: u8,
     /// Sum of the deltas in this subtree.
     sum: i64,
+    /// Sum of the deltas of the left subtree and this key: the prefix sum
+    /// at `key` within this subtree. Kept here so that a descent does not
+    /// read the left child (a likely cache miss) just for its sum.
+    upto: i64,
     /// Highest prefix sum over this subtree's keys in order, counting from
     /// zero at the subtree's first key.
     max_prefix: i64,
@@ -119,7 +123,7 @@ impl DeltaTree {
         while n != NIL {
             let node = &self.nodes[n];
             if node.key <= t {
-                total += self.sum(node.left) + node.delta;
+                total += node.upto;
                 n = node.right;
             } else {
                 n = node.left;
@@ -138,7 +142,7 @@ impl DeltaTree {
         while n != NIL {
             let node = &self.nodes[n];
             if node.key <= lo {
-                base += self.sum(node.left) + node.delta;
+                base += node.upto;
                 n = node.right;
             } else if node.key >= hi {
                 n = node.left;
@@ -150,7 +154,7 @@ impl DeltaTree {
             return None;
         }
         let split = &self.nodes[n];
-        let own = base + self.sum(split.left) + split.delta;
+        let own = base + split.upto;
         let mut best = own;
         // Left of the split node every key is below `hi`; keep those above
         // `lo`: at each node above `lo`, it and its whole right subtree
@@ -159,7 +163,7 @@ impl DeltaTree {
         let mut m = split.left;
         while m != NIL {
             let node = &self.nodes[m];
-            let at = total + self.sum(node.left) + node.delta;
+            let at = total + node.upto;
             if node.key <= lo {
                 total = at;
                 m = node.right;
@@ -182,7 +186,7 @@ impl DeltaTree {
                 if node.left != NIL {
                     best = best.max(total + self.nodes[node.left].max_prefix);
                 }
-                total += self.sum(node.left) + node.delta;
+                total += node.upto;
                 best = best.max(total);
                 m = node.right;
             }
@@ -190,31 +194,50 @@ impl DeltaTree {
         Some(best)
     }
 
-    /// The first instant `t >= from` whose count (the prefix sum at `t`)
-    /// meets `goal`: `from` itself, or else a key after it, since the count
-    /// only changes at keys.
-    pub(super) fn first_from(&self, from: Micros, goal: Goal) -> Option<Micros> {
-        self.first_from_in(self.root, 0, from, goal)
+    /// The first instant `t` in `[from, until)` whose count (the prefix sum
+    /// at `t`) meets `goal`: `from` itself, or else a key after it, since
+    /// the count only changes at keys. `until = None` searches on to the
+    /// end.
+    pub(super) fn first_from(
+        &self,
+        from: Micros,
+        until: Option<Micros>,
+        goal: Goal,
+    ) -> Option<Micros> {
+        self.first_from_in(self.root, 0, from, until, goal)
+            .filter(|&t| until.is_none_or(|u| t < u))
     }
 
     /// [`DeltaTree::first_from`] within the subtree `n`, whose keys start
     /// from the running total `base`. The recursion follows the search path
     /// for `from`, so its depth is at most the tree's height, and the path
     /// ends (at `NIL`) with `base` equal to the count at `from`: checking
-    /// `from` costs no second walk.
-    fn first_from_in(&self, n: usize, base: i64, from: Micros, goal: Goal) -> Option<Micros> {
+    /// `from` costs no second walk. Nothing at or after `until` is looked
+    /// at beyond the path: an admission check that fits costs one descent,
+    /// not a second one to find the next overflow somewhere later.
+    fn first_from_in(
+        &self,
+        n: usize,
+        base: i64,
+        from: Micros,
+        until: Option<Micros>,
+        goal: Goal,
+    ) -> Option<Micros> {
         if n == NIL {
             return goal.hits(base).then_some(from);
         }
         let node = &self.nodes[n];
-        let own = base + self.sum(node.left) + node.delta;
+        let own = base + node.upto;
         if node.key <= from {
-            return self.first_from_in(node.right, own, from, goal);
+            return self.first_from_in(node.right, own, from, until, goal);
         }
         // Everything in the left subtree above `from` comes first, then this
         // key, then the whole right subtree.
-        if let Some(t) = self.first_from_in(node.left, base, from, goal) {
+        if let Some(t) = self.first_from_in(node.left, base, from, until, goal) {
             return Some(t);
+        }
+        if until.is_some_and(|u| node.key >= u) {
+            return None;
         }
         if goal.hits(own) {
             return Some(node.key);
@@ -235,7 +258,7 @@ impl DeltaTree {
                 n = node.left;
                 continue;
             }
-            let own = base + self.sum(node.left) + node.delta;
+            let own = base + node.upto;
             if goal.hits(own) {
                 return Some(node.key);
             }
@@ -296,6 +319,7 @@ impl DeltaTree {
             right: NIL,
             height: 1,
             sum: delta,
+            upto: delta,
             max_prefix: delta,
             min_prefix: delta,
         };
@@ -426,6 +450,7 @@ impl DeltaTree {
         let node = &mut self.nodes[n];
         node.height = height;
         node.sum = sum;
+        node.upto = own;
         node.max_prefix = max_prefix;
         node.min_prefix = min_prefix;
     }
@@ -483,6 +508,7 @@ impl DeltaTree {
         let min = [minl, Some(own), minr].into_iter().flatten().min();
         assert_eq!(node.height, height);
         assert_eq!(node.sum, own + sr);
+        assert_eq!(node.upto, own);
         assert_eq!(Some(node.max_prefix), max);
         assert_eq!(Some(node.min_prefix), min);
         Some((height, own + sr, node.max_prefix, node.min_prefix))
