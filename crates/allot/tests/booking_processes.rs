@@ -284,3 +284,82 @@ async fn concurrent_writers_on_sqlite_never_exceed_capacity() {
     hammer(vec![a.api().clone()], &url, ops_per_client()).await;
     a.terminate(Duration::from_secs(30)).await;
 }
+
+/// Rule 5 on the wall clock, through a real server: an entry that slides
+/// into an unplanned outage's window is evicted within the tolerance (1 s).
+async fn sweeper_keeps_within_tolerance(url: &str, dir: &Scratch) {
+    let mut server = Launch::new("sweeper", &dir.path, url)
+        .args(&["--booking-sweep-tolerance", "1s"])
+        .start()
+        .await;
+    let api = server.api().clone();
+    let (status, sys) = api
+        .post("/v1/systems", &json!({"name": "swept", "capacity": 1}))
+        .await;
+    assert_eq!(status, 201, "{sys}");
+    let system = sys["id"].as_str().unwrap_or_default().to_string();
+    let start = (Timestamp::now() + SignedDuration::from_secs(6))
+        .round(jiff::Unit::Millisecond)
+        .expect("round");
+    let (status, entry) = api
+        .post(
+            &format!("/v1/systems/{system}/entries"),
+            &json!({"start": start, "end": start + SignedDuration::from_secs(60)}),
+        )
+        .await;
+    assert_eq!(status, 201, "{entry}");
+    let id = entry["id"].as_str().unwrap_or_default().to_string();
+    let (status, outage) = api
+        .post(
+            &format!("/v1/systems/{system}/outages"),
+            &json!({"kind": "unplanned", "window": "3s"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{outage}");
+    assert_eq!(
+        outage["evicted"],
+        json!([]),
+        "the entry starts beyond the window"
+    );
+    // It enters the window at start - 3 s.
+    let entered = start - SignedDuration::from_secs(3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let evicted = loop {
+        let (_, e) = api.get(&format!("/v1/entries/{id}")).await;
+        if e["status"] == "evicted" {
+            break e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not evicted within 20 s: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let at: Timestamp = evicted["eviction"]["at"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("eviction time");
+    let late = at.duration_since(entered);
+    println!("evicted {late:?} after entering the window");
+    assert!(
+        late >= SignedDuration::ZERO && late <= SignedDuration::from_secs(1),
+        "evicted {late:?} after entering the window (tolerance 1 s)"
+    );
+    assert_eq!(evicted["eviction"]["outage_id"], outage["id"]);
+    server.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeper_evicts_within_the_tolerance_sqlite() {
+    let dir = Scratch::new("sweeper-sqlite");
+    sweeper_keeps_within_tolerance(&dir.sqlite_url(), &dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeper_evicts_within_the_tolerance_postgres() {
+    let dir = Scratch::new("sweeper-postgres");
+    let Some(url) = allot::testing::fresh_postgres().await else {
+        return;
+    };
+    sweeper_keeps_within_tolerance(&url, &dir).await;
+}

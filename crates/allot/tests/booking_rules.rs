@@ -1359,3 +1359,46 @@ both_backends!(
         assert_eq!(page["items"].as_array().map(|a| a.len()), Some(3), "{page}");
     }
 );
+
+both_backends!(
+    rule5_only_the_holder_of_the_leader_lease_sweeps,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let sys = new_system(&app, &[], 5).await;
+        let e = booked(&app, &sys, &h(3), &h(4), &[]).await; // 15:00-16:00
+        outage(&app, &sys, json!({"kind": "unplanned", "window": "1h"})).await;
+        let clock: allot::clock::SharedClock = std::sync::Arc::new(app.clock.clone());
+        let lease = |holder| {
+            allot::leader::LeaderLease::new(
+                app.db().clone(),
+                clock.clone(),
+                "booking-sweeper",
+                holder,
+                Duration::from_secs(10),
+            )
+        };
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        assert!(lease(a).try_hold().await.expect("hold"));
+        // Another replica's sweeper does nothing while `a` holds the lease
+        // (a live holder renews it), even with an entry inside the window
+        // (14:05).
+        app.clock.advance(SignedDuration::from_mins(125));
+        assert!(lease(a).try_hold().await.expect("renew"));
+        let other = allot::booking::sweeper::Sweeper {
+            service: app.server.booking.service.clone(),
+            lease: lease(b),
+        };
+        assert_eq!(other.round().await, 0);
+        assert_eq!(status_of(&app, &e).await, "active");
+        // `a` renews: still its own.
+        assert!(lease(a).try_hold().await.expect("renew"));
+        assert!(!lease(b).try_hold().await.expect("try"));
+        // `a` stops renewing; once the lease has expired, `b` takes over.
+        app.clock.advance(SignedDuration::from_secs(11));
+        assert_eq!(other.round().await, 1);
+        assert_eq!(status_of(&app, &e).await, "evicted");
+        assert!(!lease(a).try_hold().await.expect("try"));
+    }
+);
