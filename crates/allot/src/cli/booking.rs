@@ -10,24 +10,25 @@ use allot_kernel::duration::parse_duration;
 use super::error::CliError;
 use super::output::emit;
 use super::table::cell;
+use crate::clock::{Clock, SystemClock};
 
 /// clap value parser for time flags: RFC 3339 with an offset, `now`, or a
 /// duration from now (`+2h`, `-30m`, `now+1d`). Relative times are resolved
 /// with this machine's clock; the server gets RFC 3339 either way.
 pub fn time(text: &str) -> Result<String, String> {
+    let now = SystemClock.now();
     let t = text.trim();
     let relative = |sign: i32, rest: &str| -> Result<String, String> {
         let d = parse_duration(rest).map_err(|e| e.to_string())?;
         let d = SignedDuration::try_from(d).map_err(|e| e.to_string())?;
         let d = if sign < 0 { -d } else { d };
-        Timestamp::now()
-            .checked_add(d)
+        now.checked_add(d)
             .map(|ts| ts.to_string())
             .map_err(|e| e.to_string())
     };
     let after_now = t.strip_prefix("now").unwrap_or(t);
     if t == "now" {
-        Ok(Timestamp::now().to_string())
+        Ok(now.to_string())
     } else if let Some(rest) = after_now.strip_prefix('+') {
         relative(1, rest)
     } else if let Some(rest) = after_now.strip_prefix('-') {
@@ -148,7 +149,7 @@ mod tests {
             time("2030-01-01T09:00:00+01:00").as_deref(),
             Ok("2030-01-01T09:00:00+01:00")
         );
-        let now = Timestamp::now();
+        let now = SystemClock.now();
         let later: Timestamp = time("+1h").and_then(|t| t.parse().map_err(|_| t)).unwrap();
         let diff = later.duration_since(now).as_secs();
         assert!((3599..=3601).contains(&diff), "{diff}");

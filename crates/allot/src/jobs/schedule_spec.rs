@@ -102,13 +102,13 @@ impl ScheduleSpec {
             }
             let normalised = ScheduleSpec {
                 at: Some(instant.to_string()),
-                timezone: self.timezone.clone(),
+                timezone: self.timezone.as_deref().map(canonical_zone),
                 ..Default::default()
             };
             return Ok((Schedule::at(instant), normalised));
         }
         let expr = self.cron.as_deref().unwrap_or_default();
-        let zone = self.timezone.clone().unwrap_or_else(|| "UTC".to_string());
+        let zone = canonical_zone(self.timezone.as_deref().unwrap_or("UTC"));
         let schedule = Schedule::cron(expr, &zone).map_err(|e| match e {
             ScheduleError::UnknownTimeZone(_) => field("/timezone", e.to_string()),
             other => field("/cron", other.to_string()),
@@ -163,6 +163,16 @@ fn parse_instant(s: &str, zone: Option<&TimeZone>) -> Result<Timestamp, String> 
     }
 }
 
+/// A zone name as the time zone database spells it (`europe/amsterdam`
+/// becomes `Europe/Amsterdam`), so tasks show one spelling whatever was
+/// typed. Unknown names are returned unchanged (validation reports them).
+fn canonical_zone(name: &str) -> String {
+    TimeZone::get(name)
+        .ok()
+        .and_then(|tz| tz.iana_name().map(str::to_string))
+        .unwrap_or_else(|| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +183,20 @@ mod tests {
 
     fn spec(json: serde_json::Value) -> ScheduleSpec {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn zone_names_are_stored_as_the_database_spells_them() {
+        let (_, cron) =
+            spec(serde_json::json!({"cron": "0 9 * * *", "timezone": "europe/amsterdam"}))
+                .resolve(now())
+                .unwrap();
+        assert_eq!(cron.timezone.as_deref(), Some("Europe/Amsterdam"));
+        let (_, at) =
+            spec(serde_json::json!({"at": "2027-08-08T17:35:00", "timezone": "EUROPE/AMSTERDAM"}))
+                .resolve(now())
+                .unwrap();
+        assert_eq!(at.timezone.as_deref(), Some("Europe/Amsterdam"));
     }
 
     #[test]
