@@ -13,33 +13,11 @@ use std::time::Duration;
 use allot::auth::{TokenStore, hash_secret};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
+use common::booking::*;
 use common::*;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-/// The start instant plus `mins` minutes, as the API writes times.
-fn at(mins: i64) -> String {
-    start_time()
-        .checked_add(SignedDuration::from_mins(mins))
-        .expect("in range")
-        .to_string()
-}
-
-/// The start instant plus `hours` hours.
-fn h(hours: i64) -> String {
-    at(hours * 60)
-}
-
-fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, slug: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["status"], expected.as_u16(), "{body}");
-    assert_eq!(body["type"], format!("urn:allot:problem:{slug}"), "{body}");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
-}
 
 /// A 422 validation problem naming `pointer` among its errors.
 fn assert_invalid(status: StatusCode, problem: &Value, pointer: &str, what: &str) {
@@ -59,31 +37,6 @@ fn assert_invalid(status: StatusCode, problem: &Value, pointer: &str, what: &str
         pointers.contains(&pointer),
         "{what}: expected {pointer:?} in {pointers:?}"
     );
-}
-
-fn id(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {v}"))
-        .to_string()
-}
-
-/// The strings of a JSON array, sorted.
-fn set(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_str().expect("string").to_string())
-        .collect();
-    out.sort();
-    out
-}
-
-fn ids(of: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = of.iter().map(|s| s.to_string()).collect();
-    out.sort();
-    out
 }
 
 /// A request with extra headers (If-Match), which `TestApp::call_full` cannot send.
@@ -136,44 +89,6 @@ fn etag(headers: &HeaderMap) -> &str {
         .expect("an ETag header")
         .to_str()
         .expect("ASCII ETag")
-}
-
-async fn new_system(app: &TestApp, caps: &[&str], capacity: i64) -> String {
-    let (status, body) = app
-        .call(
-            "POST",
-            "/v1/systems",
-            Some(json!({"name": "rig", "capabilities": caps, "capacity": capacity})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    id(&body)
-}
-
-async fn book(
-    app: &TestApp,
-    sys: &str,
-    start: &str,
-    end: &str,
-    caps: &[&str],
-) -> (StatusCode, Value) {
-    app.call(
-        "POST",
-        &format!("/v1/systems/{sys}/entries"),
-        Some(json!({"start": start, "end": end, "capabilities": caps})),
-    )
-    .await
-}
-
-/// Books an entry, asserting 201; returns its id.
-async fn booked(app: &TestApp, sys: &str, start: &str, end: &str, caps: &[&str]) -> String {
-    let (status, body) = book(app, sys, start, end, caps).await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "booking [{start}, {end}) {caps:?}: {body}"
-    );
-    id(&body)
 }
 
 async fn get(app: &TestApp, path: &str) -> Value {
@@ -1907,5 +1822,49 @@ both_backends!(
             "expected_end before start",
         );
         assert_eq!(snapshot(&app, &sys).await, before);
+    }
+);
+
+both_backends!(
+    times_before_year_1_are_a_problem_not_a_500,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let sys = new_system(&app, &[], 1).await;
+        // jiff reads years back to -9999; PostgreSQL stores none before 4713 BC.
+        let ancient = "-009000-01-01T00:00:00Z";
+        let (status, body) = book(&app, &sys, ancient, &h(1), &[]).await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/v1/systems/{sys}/outages"),
+                Some(json!({"kind": "planned", "start": ancient, "end": h(1)})),
+            )
+            .await;
+        assert_problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+        for path in [
+            format!("/v1/systems/{sys}/availability?from={ancient}"),
+            format!("/v1/systems/{sys}/slots?duration=1h&from={ancient}"),
+            format!("/v1/systems/{sys}/entries?from={ancient}"),
+        ] {
+            let (status, body) = app.call("GET", &path, None).await;
+            assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid-query");
+        }
+        let (_, page) = app
+            .call("GET", &format!("/v1/systems/{sys}/entries"), None)
+            .await;
+        assert_eq!(page["items"], json!([]), "nothing stored");
     }
 );

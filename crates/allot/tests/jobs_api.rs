@@ -18,16 +18,6 @@ async fn task_count(app: &TestApp) -> usize {
     page["items"].as_array().map(|a| a.len()).unwrap_or(0)
 }
 
-fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, slug: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["status"], expected.as_u16(), "{body}");
-    assert_eq!(body["type"], format!("urn:allot:problem:{slug}"), "{body}");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
-}
-
 both_backends!(create_get_list_and_the_task_shape, |backend| async move {
     let Some(app) = TestApp::new(backend).await else {
         return;

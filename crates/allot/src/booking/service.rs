@@ -121,15 +121,49 @@ fn parse_window(s: &str) -> Result<i64, FieldError> {
     i64::try_from(d.as_secs()).map_err(|_| field("/window", "the window is too long"))
 }
 
+/// The earliest time accepted from outside. jiff reads years back to -9999;
+/// PostgreSQL stores none before 4713 BC and answered such a time with a
+/// 500. Years 1 to 9999 are stored alike by both backends.
+const EARLIEST: Timestamp = Timestamp::constant(-62_135_596_800, 0);
+
+/// A time from a request: truncated to microseconds (what both databases
+/// keep) and in years 1 to 9999.
+fn accepted_time(t: Timestamp, pointer: &str) -> Result<Timestamp, FieldError> {
+    if t < EARLIEST {
+        return Err(field(pointer, "times must be in years 1 to 9999"));
+    }
+    Ok(truncate_to_micros(t))
+}
+
+/// Checks the times of an outage request with [`accepted_time`], in place.
+fn accept_times(times: [(&mut Option<Timestamp>, &str); 3]) -> Result<(), Problem> {
+    let mut errors = Vec::new();
+    for (t, pointer) in times {
+        if let Some(v) = *t {
+            match accepted_time(v, pointer) {
+                Ok(v) => *t = Some(v),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
 fn query_time(name: &str, value: &Option<String>) -> Result<Option<Timestamp>, Problem> {
     value
         .as_deref()
         .map(|v| {
-            v.parse::<Timestamp>().map(truncate_to_micros).map_err(|e| {
+            let t = v.parse::<Timestamp>().map_err(|e| {
                 Problem::invalid_query(format!(
                     "{name} must be an RFC 3339 time with an offset, like 2027-01-01T09:00:00Z: {e}"
                 ))
-            })
+            })?;
+            accepted_time(t, name)
+                .map_err(|e| Problem::invalid_query(format!("{name}: {}", e.message)))
         })
         .transpose()
 }
@@ -520,7 +554,13 @@ impl BookingService {
         end: Timestamp,
         errors: &mut Vec<FieldError>,
     ) -> Option<Span> {
-        let (start, end) = (truncate_to_micros(start), truncate_to_micros(end));
+        let (start, end) = match (accepted_time(start, "/start"), accepted_time(end, "/end")) {
+            (Ok(start), Ok(end)) => (start, end),
+            (a, b) => {
+                errors.extend([a.err(), b.err()].into_iter().flatten());
+                return None;
+            }
+        };
         if end <= start {
             errors.push(field("/end", "end must be after start"));
             return None;
@@ -644,20 +684,32 @@ impl BookingService {
         })
     }
 
-    /// Locks the entry's system and reads the entry again under the lock.
+    /// Locks the system owning row `id` of `table`; the caller then reads
+    /// the row under that lock (it may have changed before it was taken).
+    async fn lock_owner(
+        &self,
+        tx: &mut Tx<'_>,
+        table: &'static str,
+        what: &str,
+        id: Uuid,
+    ) -> Result<SystemRow, Problem> {
+        let system = store::system_of(tx, table, id)
+            .await?
+            .ok_or_else(|| Problem::not_found(what, &id.to_string()))?;
+        self.locked_system(tx, system).await
+    }
+
     async fn locked_entry(
         &self,
         tx: &mut Tx<'_>,
         uuid: Uuid,
     ) -> Result<(SystemRow, EntryRow), Problem> {
-        let not_found = || Problem::not_found("entry", &uuid.to_string());
-        let first = store::get_entry(Src::Tx(tx), uuid)
-            .await?
-            .ok_or_else(not_found)?;
-        let sys = self.locked_system(tx, first.system_id.0).await?;
+        let sys = self
+            .lock_owner(tx, "booking_entries", "entry", uuid)
+            .await?;
         let entry = store::get_entry(Src::Tx(tx), uuid)
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| Problem::not_found("entry", &uuid.to_string()))?;
         Ok((sys, entry))
     }
 
@@ -987,10 +1039,15 @@ impl BookingService {
     pub async fn create_outage(
         &self,
         system_id: &str,
-        input: CreateOutage,
+        mut input: CreateOutage,
         evict: bool,
     ) -> Result<OutageChange, Problem> {
         let uuid = parse_id(system_id, "system")?;
+        accept_times([
+            (&mut input.start, "/start"),
+            (&mut input.end, "/end"),
+            (&mut input.expected_end, "/expected_end"),
+        ])?;
         let now = self.now();
         let mut errors = Vec::new();
         let caps = match input.capabilities.as_deref() {
@@ -1038,9 +1095,9 @@ impl BookingService {
                     ));
                 }
                 match (input.start, input.end) {
-                    (Some(s), Some(e)) if truncate_to_micros(e) > truncate_to_micros(s) => {
-                        row.start_at = DbTime(truncate_to_micros(s));
-                        row.end_at = Some(DbTime(truncate_to_micros(e)));
+                    (Some(s), Some(e)) if e > s => {
+                        row.start_at = DbTime(s);
+                        row.end_at = Some(DbTime(e));
                     }
                     (Some(_), Some(_)) => errors.push(field("/end", "end must be after start")),
                     (None, _) => errors.push(field("/start", "a planned outage needs a start")),
@@ -1054,7 +1111,7 @@ impl BookingService {
                         "an unplanned outage's end is unknown; give expected_end, and resolve it when it ends",
                     ));
                 }
-                let start = input.start.map(truncate_to_micros).unwrap_or(now);
+                let start = input.start.unwrap_or(now);
                 if start > now {
                     errors.push(field(
                         "/start",
@@ -1063,10 +1120,10 @@ impl BookingService {
                 }
                 row.start_at = DbTime(start);
                 if let Some(x) = input.expected_end {
-                    if truncate_to_micros(x) <= start {
+                    if x <= start {
                         errors.push(field("/expected_end", "expected_end must be after start"));
                     }
-                    row.expected_end = Some(DbTime(truncate_to_micros(x)));
+                    row.expected_end = Some(DbTime(x));
                 }
                 match input.window.as_deref().map(parse_window) {
                     None => errors.push(field(
@@ -1144,14 +1201,12 @@ impl BookingService {
         tx: &mut Tx<'_>,
         uuid: Uuid,
     ) -> Result<(SystemRow, OutageRow), Problem> {
-        let not_found = || Problem::not_found("outage", &uuid.to_string());
-        let first = store::get_outage(Src::Tx(tx), uuid)
-            .await?
-            .ok_or_else(not_found)?;
-        let sys = self.locked_system(tx, first.system_id.0).await?;
+        let sys = self
+            .lock_owner(tx, "booking_outages", "outage", uuid)
+            .await?;
         let outage = store::get_outage(Src::Tx(tx), uuid)
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| Problem::not_found("outage", &uuid.to_string()))?;
         Ok((sys, outage))
     }
 
@@ -1161,10 +1216,15 @@ impl BookingService {
     pub async fn update_outage(
         &self,
         id: &str,
-        input: UpdateOutage,
+        mut input: UpdateOutage,
         evict: bool,
     ) -> Result<OutageChange, Problem> {
         let uuid = parse_id(id, "outage")?;
+        accept_times([
+            (&mut input.start, "/start"),
+            (&mut input.end, "/end"),
+            (&mut input.expected_end, "/expected_end"),
+        ])?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (sys, mut o) = self.locked_outage(&mut tx, uuid).await?;
@@ -1209,12 +1269,8 @@ impl BookingService {
                     "a planned outage has an end; use end",
                 ));
             }
-            let start = input.start.map(truncate_to_micros).unwrap_or(o.start_at.0);
-            let end = input
-                .end
-                .map(truncate_to_micros)
-                .or(o.end_at.map(|e| e.0))
-                .unwrap_or(start);
+            let start = input.start.unwrap_or(o.start_at.0);
+            let end = input.end.or(o.end_at.map(|e| e.0)).unwrap_or(start);
             if end <= start {
                 errors.push(field("/end", "end must be after start"));
             }
@@ -1230,7 +1286,7 @@ impl BookingService {
                     "an unplanned outage ends when resolved: POST /v1/outages/{id}/resolve",
                 ));
             }
-            if let Some(x) = input.expected_end.map(truncate_to_micros) {
+            if let Some(x) = input.expected_end {
                 if x <= o.start_at.0 {
                     errors.push(field("/expected_end", "expected_end must be after start"));
                 }

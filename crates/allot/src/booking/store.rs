@@ -212,6 +212,21 @@ pub async fn delete_system(tx: &mut Tx<'_>, id: Uuid) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// The system a row of `table` (`booking_entries` or `booking_outages`)
+/// belongs to.
+pub async fn system_of(
+    tx: &mut Tx<'_>,
+    table: &'static str,
+    id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let sql = format!("SELECT system_id FROM {table} WHERE id = $1");
+    let owner: Option<DbId> = crate::with_tx!(tx, c => sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(DbId(id))
+        .fetch_optional(c)
+        .await)?;
+    Ok(owner.map(|o| o.0))
+}
+
 // ---- entries ----
 
 pub async fn get_entry(src: Src<'_, '_>, id: Uuid) -> Result<Option<EntryRow>, sqlx::Error> {

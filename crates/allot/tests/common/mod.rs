@@ -16,6 +16,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod booking;
+
 pub const TOKEN: &str = "test-token-with-every-scope";
 
 /// Runs an async test body once per backend. The PostgreSQL variant skips
@@ -234,4 +236,16 @@ pub fn runs(executions: &[Value]) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Asserts a problem document of kind `slug` with the HTTP status in both
+/// the response and the body, and a detail.
+pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, slug: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["status"], expected.as_u16(), "{body}");
+    assert_eq!(body["type"], format!("urn:allot:problem:{slug}"), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
 }
