@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod jobs;
+pub mod load;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
