@@ -7,5 +7,6 @@
 //! argument.
 
 pub mod booking;
+pub mod calendar;
 pub mod duration;
 pub mod jobs;
