@@ -490,6 +490,10 @@ async fn crash_mid_run_loses_nothing_and_duplicates_nothing(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     first.kill_now();
     let killed_at = Timestamp::now();
+    // A COMMIT the process sent just before dying still lands on the
+    // server (a finish batch recording a run's end did, once): let the
+    // database settle before reading which runs the crash cut short.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let in_flight = running_ids(&db).await;
     let before_crash = all_executions(&db).await.len();
 
