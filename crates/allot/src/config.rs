@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// booking: how late an entry entering an unplanned outage's window may be evicted (default 1s).
     #[arg(long, env = "ALLOT_BOOKING_SWEEP_TOLERANCE")]
     pub booking_sweep_tolerance: Option<String>,
+    /// calendar: the longest event accepted (default 1d).
+    #[arg(long, env = "ALLOT_CALENDAR_MAX_EVENT")]
+    pub calendar_max_event: Option<String>,
+    /// calendar: the largest attachment accepted, in bytes (default 10485760, 10 MiB).
+    #[arg(long, env = "ALLOT_CALENDAR_MAX_ATTACHMENT_BYTES")]
+    pub calendar_max_attachment_bytes: Option<usize>,
 }
 
 /// Settings after every source has been applied.
@@ -94,6 +100,8 @@ pub struct ServeConfig {
     pub database_max_connections: u32,
     pub booking_max_span: Duration,
     pub booking_sweep_tolerance: Duration,
+    pub calendar_max_event: Duration,
+    pub calendar_max_attachment_bytes: usize,
 }
 
 fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
@@ -147,6 +155,14 @@ impl ServeArgs {
         if booking_sweep_tolerance < Duration::from_millis(40) {
             return Err("--booking-sweep-tolerance must be at least 40ms".to_string());
         }
+        let calendar_max_event = duration(
+            "calendar-max-event",
+            pick!(calendar_max_event),
+            Duration::from_secs(86_400),
+        )?;
+        if calendar_max_event < Duration::from_secs(1) {
+            return Err("--calendar-max-event must be at least 1s".to_string());
+        }
         Ok(ServeConfig {
             database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             listen: pick!(listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
@@ -181,6 +197,10 @@ impl ServeArgs {
             database_max_connections: pick!(database_max_connections).unwrap_or(16).max(1),
             booking_max_span,
             booking_sweep_tolerance,
+            calendar_max_event,
+            calendar_max_attachment_bytes: pick!(calendar_max_attachment_bytes)
+                .unwrap_or(10 * 1024 * 1024)
+                .max(1),
         })
     }
 }

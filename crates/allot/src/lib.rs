@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod bench;
 pub mod booking;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{TokenStore, generate_secret, hash_secret};
 use crate::booking::{Booking, BookingConfig};
+use crate::calendar::{CalendarConfig, CalendarService};
 use crate::clock::SharedClock;
 use crate::config::ServeConfig;
 use crate::http::auth::Gate;
@@ -121,18 +122,36 @@ impl Server {
             background,
             stop.clone(),
         );
+        let calendar = Arc::new(CalendarService::new(
+            db.clone(),
+            clock.clone(),
+            CalendarConfig {
+                max_event: config.calendar_max_event,
+                max_attachment_bytes: config.calendar_max_attachment_bytes,
+                ..Default::default()
+            },
+            Arc::default(),
+        ));
+        if background {
+            // Webhook delivery of calendar notifications; safe on every
+            // replica (claims skip rows another replica holds).
+            crate::calendar::webhooks::Deliverer::new(db.clone(), clock.clone())
+                .spawn(stop.clone());
+        }
         let state = AppState {
             db: db.clone(),
             clock,
             node_id: node.id,
             jobs: jobs.service.clone(),
             booking: booking.service.clone(),
+            calendar,
             metrics: crate::http::metrics::handle(),
         };
         let limits = HttpLimits {
             max_body_bytes: config.max_body_bytes,
             rate_per_second: config.rate_limit,
             rate_burst: config.rate_burst,
+            max_attachment_bytes: config.calendar_max_attachment_bytes,
         };
         let gate = Arc::new(Gate::new(tokens, limits.rate_per_second, limits.rate_burst));
         let router = crate::http::router(state.clone(), gate, &limits);

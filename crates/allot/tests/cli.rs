@@ -1,7 +1,8 @@
-//! The `allot tasks` / `allot executions` and booking (`systems`,
-//! `entries`, `outages`) commands against a real `allot serve` process: the
-//! binaries as a user runs them, checked by output and exit code (0 ok,
-//! 1 refused, 2 usage, 3 unreachable).
+//! The `allot tasks` / `allot executions`, booking (`systems`, `entries`,
+//! `outages`) and calendar (`calendars`, `events`, `notifications`)
+//! commands against a real `allot serve` process: the binaries as a user
+//! runs them, checked by output and exit code (0 ok, 1 refused, 2 usage,
+//! 3 unreachable).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -609,6 +610,361 @@ fn booking_round_trip_against_a_live_server() {
     let gone = server.cli(&["systems", "get", &system_id]);
     assert_eq!(gone.code, 1, "{}", gone.stderr);
     assert!(gone.stderr.contains("Not found"), "{}", gone.stderr);
+}
+
+const AMSTERDAM: &str = "Europe/Amsterdam";
+
+/// The local wall-clock time (`HH:MM`) in Amsterdam of an RFC 3339 instant.
+fn amsterdam_time(doc: &Value, key: &str) -> String {
+    let at: jiff::Timestamp = text(doc, key)
+        .parse()
+        .unwrap_or_else(|e| panic!("{key} of {doc} is not a time: {e}"));
+    at.in_tz(AMSTERDAM)
+        .expect("a known time zone")
+        .strftime("%H:%M")
+        .to_string()
+}
+
+#[test]
+fn calendar_round_trip_against_a_live_server() {
+    // A Tuesday at least a week ahead, and the Saturday after it: whatever
+    // the day the test runs, the auto event's day starts in the future.
+    let today = jiff::Zoned::now()
+        .in_tz(AMSTERDAM)
+        .expect("a known time zone")
+        .date();
+    let mut tuesday = today
+        .checked_add(jiff::Span::new().days(7))
+        .expect("a date");
+    while tuesday.weekday() != jiff::civil::Weekday::Tuesday {
+        tuesday = tuesday.tomorrow().expect("a date");
+    }
+    let saturday = tuesday
+        .checked_add(jiff::Span::new().days(4))
+        .expect("a date");
+    let (tuesday, saturday) = (tuesday.to_string(), saturday.to_string());
+
+    let server = Server::start();
+    let office = r#"[{"days":["mon","tue","wed","thu","fri"],"start":"08:00","end":"17:00"}]"#;
+    let created = server
+        .cli(&[
+            "calendars",
+            "create",
+            "--owner",
+            "Jeff Blumba",
+            "--timezone",
+            AMSTERDAM,
+            "--working-hours",
+            office,
+            "--slot-granularity",
+            "15m",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(created.stdout.lines().count(), 1, "--json is one line");
+    let calendar = created.json();
+    let calendar_id = text(&calendar, "id");
+    assert_eq!(calendar["slot_granularity"], 900, "{calendar}");
+    let shown = server.cli(&["calendars", "get", &calendar_id]).ok();
+    assert!(
+        shown.stdout.contains("mon,tue,wed,thu,fri 08:00-17:00"),
+        "{}",
+        shown.stdout
+    );
+    let table = server.cli(&["calendars", "list"]).ok();
+    assert!(table.stdout.starts_with("ID "), "{}", table.stdout);
+    assert!(table.stdout.contains(&calendar_id), "{}", table.stdout);
+    assert!(table.stdout.contains("15m"), "{}", table.stdout);
+    let renamed = server
+        .cli(&[
+            "calendars",
+            "update",
+            &calendar_id,
+            "--owner",
+            "J. Blumba",
+            "--version",
+            "1",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(renamed["owner"], "J. Blumba", "{renamed}");
+    let stale = server.cli(&[
+        "calendars",
+        "update",
+        &calendar_id,
+        "--owner",
+        "x",
+        "--version",
+        "1",
+    ]);
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+
+    // Auto: the earliest open slot of the day, at the start of office hours.
+    let auto = server
+        .cli(&[
+            "events",
+            "create",
+            &calendar_id,
+            "--name",
+            "standup",
+            "--date",
+            &tuesday,
+            "--duration",
+            "45m",
+            "--attendee",
+            "cfo@example.com",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let auto_id = text(&auto, "id");
+    assert_eq!(auto["placement"], "auto", "{auto}");
+    assert_eq!(auto["status"], "pending", "{auto}");
+    assert_eq!(amsterdam_time(&auto, "start"), "08:00", "{auto}");
+    assert_eq!(amsterdam_time(&auto, "end"), "08:45", "{auto}");
+
+    // Explicit: exactly where asked, outside office hours too (flagged).
+    let review = server
+        .cli(&[
+            "events",
+            "create",
+            &calendar_id,
+            "--name",
+            "review",
+            "--date",
+            &tuesday,
+            "--start-time",
+            "14:30",
+            "--duration",
+            "1h",
+            "--location",
+            "Board room",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let review_id = text(&review, "id");
+    assert_eq!(review["placement"], "explicit", "{review}");
+    assert_eq!(amsterdam_time(&review, "start"), "14:30", "{review}");
+    let late = server
+        .cli(&[
+            "events",
+            "create",
+            &calendar_id,
+            "--name",
+            "late call",
+            "--date",
+            &tuesday,
+            "--start-time",
+            "18:00",
+            "--duration",
+            "30m",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(late["outside_working_hours"], true, "{late}");
+
+    let listed = server.cli(&["events", "list", &calendar_id]).ok();
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", listed.stdout);
+    assert!(lines[0].starts_with("ID "), "{}", listed.stdout);
+    assert!(
+        lines[1].contains(&auto_id) && lines[1].contains("auto"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        lines[2].contains(&review_id) && lines[2].contains("explicit"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        lines[3].ends_with("outside working hours"),
+        "{}",
+        listed.stdout
+    );
+    let page = server
+        .cli(&["events", "list", &calendar_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(3), "{page}");
+
+    let status = server
+        .cli(&["events", "status", &auto_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(status["status"], "pending", "{status}");
+    let status_view = server.cli(&["events", "status", &auto_id]).ok();
+    assert!(
+        status_view.stdout.contains("status  pending"),
+        "{}",
+        status_view.stdout
+    );
+
+    let cancelled = server
+        .cli(&["events", "cancel", &review_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let pending = server
+        .cli(&[
+            "events",
+            "list",
+            &calendar_id,
+            "--status",
+            "pending",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert!(
+        !has_item(&pending, |e| e["id"] == review_id.as_str()),
+        "{pending}"
+    );
+
+    // Free slots follow each other from the end of the auto event to the
+    // end of office hours: 08:45 to 16:45, the cancelled review's hour
+    // included (with it, 14:30-15:30 would break the run).
+    let free = server
+        .cli(&[
+            "events",
+            "free",
+            &calendar_id,
+            "--date",
+            &tuesday,
+            "--duration",
+            "1h",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let slots = free["items"].as_array().cloned().unwrap_or_default();
+    let starts: Vec<String> = slots.iter().map(|s| amsterdam_time(s, "start")).collect();
+    assert_eq!(
+        starts,
+        [
+            "08:45", "09:45", "10:45", "11:45", "12:45", "13:45", "14:45", "15:45"
+        ],
+        "{free}"
+    );
+    let free_table = server
+        .cli(&[
+            "events",
+            "free",
+            &calendar_id,
+            "--date",
+            &tuesday,
+            "--duration",
+            "1h",
+            "--limit",
+            "2",
+        ])
+        .ok();
+    assert!(
+        free_table.stdout.starts_with("START"),
+        "{}",
+        free_table.stdout
+    );
+    assert_eq!(
+        free_table.stdout.lines().count(),
+        3,
+        "{}",
+        free_table.stdout
+    );
+
+    // A Saturday has no office hours: refused with the reason, exit 1, and
+    // the feed says so.
+    let weekend = server.cli(&[
+        "events",
+        "create",
+        &calendar_id,
+        "--name",
+        "golf",
+        "--date",
+        &saturday,
+        "--duration",
+        "1h",
+    ]);
+    assert_eq!(weekend.code, 1, "{}", weekend.stderr);
+    assert!(weekend.stderr.contains("409"), "{}", weekend.stderr);
+    assert!(
+        weekend.stderr.contains("working-hours window"),
+        "the detail: {}",
+        weekend.stderr
+    );
+    assert!(
+        weekend.stderr.contains("reason: outside_working_hours"),
+        "{}",
+        weekend.stderr
+    );
+    let feed = server.cli(&["notifications", "tail", "--json"]).ok();
+    assert_eq!(feed.stdout.lines().count(), 1, "--json is one line");
+    let feed = feed.json();
+    assert!(
+        has_item(&feed, |n| n["kind"] == "unplaceable"
+            && n["calendar_id"] == calendar_id.as_str()
+            && n["data"]["reason"] == "outside_working_hours"),
+        "{feed}"
+    );
+    let feed_table = server
+        .cli(&["notifications", "tail", "--calendar", &calendar_id])
+        .ok();
+    assert!(
+        feed_table.stdout.starts_with("CURSOR "),
+        "{}",
+        feed_table.stdout
+    );
+    assert!(
+        feed_table
+            .stdout
+            .lines()
+            .any(|l| l.contains("unplaceable") && l.ends_with("outside_working_hours")),
+        "{}",
+        feed_table.stdout
+    );
+
+    // --follow long-polls from the cursor and prints what comes, one JSON
+    // notification per line.
+    let mut follower = clean_command()
+        .env("ALLOT_SERVER", &server.url)
+        .env("ALLOT_TOKEN", &server.token)
+        .args(["notifications", "tail", "--follow", "--json", "--after"])
+        .arg(text(&feed, "next_cursor"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start allot notifications tail --follow");
+    let clash = server.cli(&[
+        "events",
+        "create",
+        &calendar_id,
+        "--name",
+        "clash",
+        "--date",
+        &tuesday,
+        "--start-time",
+        "18:15",
+        "--duration",
+        "30m",
+    ]);
+    assert_eq!(clash.code, 1, "{}", clash.stderr);
+    assert!(clash.stderr.contains("reason: busy"), "{}", clash.stderr);
+    let mut line = String::new();
+    let stdout = follower.stdout.take().expect("the follower's stdout");
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let _ = follower.kill();
+    let _ = follower.wait();
+    read.expect("read a notification line");
+    let notification: Value = serde_json::from_str(&line).expect("a notification as JSON");
+    assert_eq!(notification["kind"], "unplaceable", "{notification}");
+    assert_eq!(notification["data"]["reason"], "busy", "{notification}");
+
+    server.cli(&["events", "delete", &auto_id]).ok();
+    let gone = server.cli(&["events", "get", &auto_id]);
+    assert_eq!(gone.code, 1, "{}", gone.stderr);
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "jobs:write",
     "booking:read",
     "booking:write",
+    "calendar:read",
+    "calendar:write",
 ];
 
 /// A new random token secret: `allot_` and 64 hex digits (256 bits).

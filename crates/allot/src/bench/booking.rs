@@ -15,7 +15,6 @@
 //!   removes per second.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use allot_kernel::booking::{FitRules, Span, Timeline, check};
@@ -24,7 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{fresh_db, load, machine, quantile};
+use super::{drive, fresh_db, load, machine, quantile};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
 use crate::server::Server;
@@ -213,49 +212,6 @@ fn summary(latencies: &mut [f64], accepted: usize, elapsed: f64) -> Value {
         "p50_ms": (quantile(latencies, 0.5) * 1000.0).round() / 1000.0,
         "p99_ms": (quantile(latencies, 0.99) * 1000.0).round() / 1000.0,
     })
-}
-
-/// Runs `n` jobs over `clients` tasks; each job returns whether it was
-/// accepted and takes the job index. Returns (accepted, latencies in ms, seconds).
-async fn drive<F, Fut>(n: usize, clients: usize, job: F) -> (usize, Vec<f64>, f64)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = bool> + Send,
-{
-    let job = Arc::new(job);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..clients.max(1))
-        .map(|_| {
-            let job = job.clone();
-            let next = next.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut ok = 0;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let t = Instant::now();
-                    if job(i).await {
-                        ok += 1;
-                    }
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                (ok, lat)
-            })
-        })
-        .collect();
-    let mut accepted = 0;
-    let mut latencies = Vec::with_capacity(n);
-    for w in workers {
-        if let Ok((ok, lat)) = w.await {
-            accepted += ok;
-            latencies.extend(lat);
-        }
-    }
-    (accepted, latencies, started.elapsed().as_secs_f64())
 }
 
 async fn http_and_baseline(backend: &str, args: &BookingBenchArgs) -> Result<Vec<Value>, String> {

@@ -3,8 +3,13 @@
 //! states the machine it ran on.
 
 pub mod booking;
+pub mod calendar;
 pub mod jobs;
 pub mod load;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -118,4 +123,47 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
     let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs `n` jobs over `clients` tasks; each job returns whether it was
+/// accepted and takes the job index. Returns (accepted, latencies in ms, seconds).
+pub async fn drive<F, Fut>(n: usize, clients: usize, job: F) -> (usize, Vec<f64>, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients.max(1))
+        .map(|_| {
+            let job = job.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut ok = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t = Instant::now();
+                    if job(i).await {
+                        ok += 1;
+                    }
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                (ok, lat)
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    let mut latencies = Vec::with_capacity(n);
+    for w in workers {
+        if let Ok((ok, lat)) = w.await {
+            accepted += ok;
+            latencies.extend(lat);
+        }
+    }
+    (accepted, latencies, started.elapsed().as_secs_f64())
 }

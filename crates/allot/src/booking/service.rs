@@ -366,7 +366,9 @@ impl BookingService {
             created_at: DbTime(now),
             updated_at: DbTime(now),
         };
-        store::insert_system(&self.db, &row).await?;
+        let mut tx = self.db.begin().await?;
+        store::insert_system(&mut tx, &row).await?;
+        tx.commit().await?;
         Ok(row.to_api())
     }
 
@@ -978,6 +980,9 @@ impl BookingService {
             .await?;
             ids.push(e.id.0);
         }
+        // Evicted entries may hold calendar events: those become unplaced
+        // in this same transaction, with their notifications.
+        crate::calendar::evictions::on_evicted(tx, &ids, outage.id.0, reason, now).await?;
         Ok(ids)
     }
 

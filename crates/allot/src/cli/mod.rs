@@ -1,6 +1,7 @@
 //! The `allot` command line: `serve` runs the service; `token create` writes
-//! to its database; `tasks` and `executions` (jobs) and `systems`, `entries`
-//! and `outages` (booking) are clients of its API.
+//! to its database; `tasks` and `executions` (jobs), `systems`, `entries`
+//! and `outages` (booking) and `calendars`, `events` and `notifications`
+//! (calendar) are clients of its API.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the server refused the
 //! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
@@ -10,10 +11,13 @@
 //! the server's JSON document compact on one line, for scripts and `jq`.
 
 mod booking;
+mod calendars;
 mod client;
 mod entries;
 mod error;
+mod events;
 mod executions;
+mod notifications;
 mod outages;
 mod output;
 mod pages;
@@ -57,6 +61,14 @@ pub enum Command {
     Entries(entries::EntriesArgs),
     /// Register and resolve outages; follow the booking change feed.
     Outages(outages::OutagesArgs),
+    /// Create, list and change calendars: owner, time zone, working hours.
+    Calendars(calendars::CalendarsArgs),
+    /// Place events on calendars, exactly or at the earliest open slot; see
+    /// free slots; change, cancel and delete events.
+    Events(events::EventsArgs),
+    /// Read or follow the calendar notification feed (unplaceable,
+    /// displaced, ...).
+    Notifications(notifications::NotificationsArgs),
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -69,6 +81,9 @@ pub enum BenchCommand {
     /// Accepted inserts per second with 1,000,000 entries (HTTP, a naive SQL
     /// baseline, the kernel alone).
     Booking(crate::bench::booking::BookingBenchArgs),
+    /// Auto-placements per second on a calendar with 10,000 events and of
+    /// 10-attendee events (HTTP), and the common-slot search alone.
+    Calendar(crate::bench::calendar::CalendarBenchArgs),
 }
 
 pub const EXIT_REFUSED: u8 = 1;
@@ -96,11 +111,15 @@ pub fn main() -> ExitCode {
             Command::Systems(args) => systems::run(args).await,
             Command::Entries(args) => entries::run(args).await,
             Command::Outages(args) => outages::run(args).await,
+            Command::Calendars(args) => calendars::run(args).await,
+            Command::Events(args) => events::run(args).await,
+            Command::Notifications(args) => notifications::run(args).await,
             Command::Bench(bench) => {
                 crate::tls::install();
                 let result = match bench {
                     BenchCommand::Jobs(args) => crate::bench::jobs::run(args).await,
                     BenchCommand::Booking(args) => crate::bench::booking::run(args).await,
+                    BenchCommand::Calendar(args) => crate::bench::calendar::run(args).await,
                 };
                 match result {
                     Ok(()) => ExitCode::SUCCESS,
@@ -313,5 +332,135 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn calendar_flags() {
+        let ok = |args: &[&str]| {
+            let mut argv = vec!["allot"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).map(|_| ())
+        };
+        let create = [
+            "events",
+            "create",
+            "c1",
+            "--name",
+            "n",
+            "--date",
+            "2030-03-15",
+        ];
+        let with = |extra: &[&'static str]| {
+            let mut argv = create.to_vec();
+            argv.extend(extra);
+            ok(&argv)
+        };
+        assert!(with(&["--duration", "45m"]).is_ok());
+        assert!(with(&["--duration", "45m", "--start-time", "14:30"]).is_ok());
+        assert!(
+            with(&["--duration", "45"]).is_err(),
+            "durations need a unit"
+        );
+        assert!(with(&[]).is_err(), "--duration is required");
+        assert!(with(&["--duration", "1h", "--start-time", "2pm"]).is_err());
+        assert!(
+            ok(&[
+                "events",
+                "create",
+                "c1",
+                "--name",
+                "n",
+                "--date",
+                "15/03/2030",
+                "--duration",
+                "1h"
+            ])
+            .is_err()
+        );
+        assert!(
+            with(&[
+                "--duration",
+                "1h",
+                "--attendee",
+                "a@example.com",
+                "--attendee",
+                "b",
+                "--location",
+                "x",
+                "--search-days",
+                "2"
+            ])
+            .is_ok()
+        );
+        assert!(ok(&["events", "update", "e1", "--auto", "--start-time", "09:00"]).is_err());
+        assert!(
+            ok(&[
+                "events",
+                "update",
+                "e1",
+                "--attendee",
+                "a",
+                "--no-attendees"
+            ])
+            .is_err()
+        );
+        assert!(ok(&["events", "list", "c1", "--status", "gone"]).is_err());
+        assert!(
+            ok(&[
+                "events", "list", "c1", "--from", "-1d", "--status", "pending"
+            ])
+            .is_ok()
+        );
+        assert!(ok(&["events", "free", "c1", "--date", "2030-03-15"]).is_err());
+        assert!(
+            ok(&[
+                "events",
+                "free",
+                "c1",
+                "--date",
+                "2030-03-15",
+                "--duration",
+                "1h"
+            ])
+            .is_ok()
+        );
+        assert!(
+            ok(&[
+                "calendars",
+                "create",
+                "--owner",
+                "o",
+                "--timezone",
+                "UTC",
+                "--slot-granularity",
+                "15m"
+            ])
+            .is_ok()
+        );
+        assert!(ok(&["calendars", "create", "--owner", "o"]).is_err());
+        assert!(
+            ok(&[
+                "calendars",
+                "update",
+                "c1",
+                "--version",
+                "2",
+                "--owner",
+                "x"
+            ])
+            .is_ok()
+        );
+        assert!(
+            ok(&[
+                "notifications",
+                "tail",
+                "--follow",
+                "--json",
+                "--after",
+                "-1.0"
+            ])
+            .is_ok()
+        );
+        assert!(ok(&["notifications", "tail", "--calendar", "c1"]).is_ok());
     }
 }

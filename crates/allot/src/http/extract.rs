@@ -100,6 +100,21 @@ fn find_nul(value: &serde_json::Value, pointer: String) -> Option<String> {
     }
 }
 
+/// A raw body of any type, with the same 413 problem as [`ApiJson`] when
+/// it is over the route's body limit.
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(body_rejection)
+    }
+}
+
 fn body_rejection(rejection: BytesRejection) -> Problem {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use self::auth::Gate;
 use self::problem::Problem;
 use crate::booking::BookingService;
+use crate::calendar::CalendarService;
 use crate::clock::SharedClock;
 use crate::jobs::service::JobService;
 use crate::store::Db;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub node_id: Uuid,
     pub jobs: Arc<JobService>,
     pub booking: Arc<BookingService>,
+    pub calendar: Arc<CalendarService>,
     pub metrics: PrometheusHandle,
 }
 
@@ -43,6 +45,8 @@ pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// The body limit of attachment uploads (instead of `max_body_bytes`).
+    pub max_attachment_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -51,6 +55,7 @@ impl Default for HttpLimits {
             max_body_bytes: 1024 * 1024,
             rate_per_second: 1000,
             rate_burst: 2000,
+            max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -59,6 +64,10 @@ impl Default for HttpLimits {
 pub fn router(state: AppState, gate: Arc<Gate>, limits: &HttpLimits) -> Router {
     let v1 = crate::jobs::api::routes()
         .merge(crate::booking::api::routes())
+        .merge(crate::calendar::api::routes())
+        .merge(crate::calendar::attachments::routes(
+            limits.max_attachment_bytes,
+        ))
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .merge(v1)

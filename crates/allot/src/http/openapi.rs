@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use crate::{booking, jobs};
+use crate::{booking, calendar, jobs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,10 +46,28 @@ use crate::{booking, jobs};
         booking::api::update_outage,
         booking::api::resolve_outage,
         booking::api::events,
+        calendar::api::create_calendar,
+        calendar::api::list_calendars,
+        calendar::api::get_calendar,
+        calendar::api::update_calendar,
+        calendar::api::create_event,
+        calendar::api::list_events,
+        calendar::api::free,
+        calendar::api::get_event,
+        calendar::api::event_status,
+        calendar::api::update_event,
+        calendar::api::cancel_event,
+        calendar::api::delete_event,
+        calendar::api::notifications,
+        calendar::attachments::upload,
+        calendar::attachments::list,
+        calendar::attachments::download,
+        calendar::attachments::remove,
+        calendar::api::deliveries,
     ),
     components(schemas(super::problem::Problem, super::problem::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "ops", description = "Health and metrics"))
+    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "calendar", description = "Events auto-placed into open slots of calendars, with notifications"), (name = "ops", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 

@@ -313,6 +313,22 @@ impl Db {
 }
 
 impl Tx<'_> {
+    /// On PostgreSQL, plans this transaction's statements once per
+    /// connection (generic plans) instead of for every execution. The array
+    /// joins of the batch and placement statements were re-planned on
+    /// every execution (custom plans), and planning cost more than running
+    /// them: 1.3 ms of planning against 0.4 ms of execution for a calendar
+    /// search. Their generic plan (index lookups per array element) is the
+    /// right one for any input. Nothing on SQLite.
+    pub async fn prefer_generic_plans(&mut self) -> Result<(), sqlx::Error> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite { .. } => Backend::Sqlite,

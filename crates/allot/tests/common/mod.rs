@@ -17,6 +17,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub mod booking;
+pub mod calendar;
 
 pub const TOKEN: &str = "test-token-with-every-scope";
 

@@ -7,7 +7,7 @@
 mod counter;
 mod http;
 mod sleep;
-mod webhook;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,279 @@
+//! `allot bench calendar`: how fast events are auto-placed.
+//!
+//! - seed: 11 calendars (all day, every day; 5-minute grid): calendar 0
+//!   holds 10,000 events (half-hour events every hour, 16 a day), calendars
+//!   1-10 hold 1,000 each the same way; written through the service;
+//! - single: auto-placements through the HTTP API on calendar 0, each on a
+//!   date among the seeded ones (the search reads that date's events);
+//! - attendees: auto-placements of 10-attendee events: an event on one of
+//!   calendars 1-10 with the other nine as attendees, so it must find a
+//!   slot free on all ten and hold all ten;
+//! - kernel: the earliest common slot of 10 participants with 1,000 busy
+//!   spans each, in-process (timeline build included).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use allot_kernel::booking::Span;
+use allot_kernel::calendar::{Participant, earliest_common_slot};
+use clap::Args;
+use jiff::civil::Date;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{drive, fresh_db, load, machine, quantile};
+use crate::calendar::model::{CreateCalendar, CreateEvent};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::ServeArgs;
+use crate::server::Server;
+
+#[derive(Debug, Clone, Args)]
+pub struct CalendarBenchArgs {
+    /// Backends to measure: sqlite, postgres or both.
+    #[arg(long, default_value = "both")]
+    pub backend: String,
+    /// PostgreSQL server URL (a fresh database is made on it); default: the test server.
+    #[arg(long, env = "ALLOT_BENCH_DATABASE_URL")]
+    pub postgres_url: Option<String>,
+    /// Events seeded on the big calendar.
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Auto-placements timed in each scenario.
+    #[arg(long, default_value_t = 2_000)]
+    pub placements: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Smaller sizes, for CI smoke runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON document per scenario instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const TOKEN: &str = "bench-calendar-token";
+/// Seeded events per day: half an hour at the top of 16 hours.
+const PER_DAY: usize = 16;
+
+fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -> Value {
+    latencies.sort_by(f64::total_cmp);
+    json!({
+        "scenario": scenario,
+        "placed": placed,
+        "seconds": (elapsed * 1000.0).round() / 1000.0,
+        "placements_per_second": (placed as f64 / elapsed).round(),
+        "p50_ms": (quantile(latencies, 0.5) * 1000.0).round() / 1000.0,
+        "p99_ms": (quantile(latencies, 0.99) * 1000.0).round() / 1000.0,
+    })
+}
+
+/// Seeds `n` explicit events on `calendar` from `first` on, 16 a day.
+async fn seed_events(server: &Server, calendar: Uuid, first: Date, n: usize) -> Result<(), String> {
+    let service = server.state.calendar.clone();
+    let id = calendar.to_string();
+    for k in 0..n {
+        let day = first
+            .checked_add(jiff::Span::new().days((k / PER_DAY) as i64))
+            .map_err(|e| e.to_string())?;
+        let hour = 4 + (k % PER_DAY);
+        service
+            .create_event(
+                &id,
+                CreateEvent {
+                    event_name: format!("seed {k}"),
+                    date: day.to_string(),
+                    start_time: Some(format!("{hour:02}:00")),
+                    duration: json!(1800),
+                    attendees: Vec::new(),
+                    event_location: String::new(),
+                    search_days: None,
+                },
+            )
+            .await
+            .map_err(|p| p.detail)?;
+    }
+    Ok(())
+}
+
+async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>, String> {
+    let (events, per_attendee, placements) = if args.quick {
+        (1_000, 100, 200)
+    } else {
+        (args.events, 1_000, args.placements)
+    };
+    let (db, url) = fresh_db(backend, args.postgres_url.as_deref()).await?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let serve = ServeArgs {
+        database_url: Some(url),
+        bootstrap_token: Some(TOKEN.into()),
+        rate_limit: Some(0),
+        ..Default::default()
+    };
+    let config = serve.resolve()?;
+    let server = Server::build_on(db.clone(), &config, clock.clone(), true).await?;
+    let mut calendars = Vec::new();
+    for i in 0..11 {
+        let cal = server
+            .state
+            .calendar
+            .create_calendar(CreateCalendar {
+                owner: format!("bench {i}"),
+                timezone: "UTC".into(),
+                working_hours: None,
+                horizon_days: None,
+                slot_granularity: None,
+                webhook_url: None,
+                webhook_secret: None,
+            })
+            .await
+            .map_err(|p| p.detail)?;
+        calendars.push(cal.id);
+    }
+    let first = clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(2))
+        .map_err(|e| e.to_string())?;
+    let seeded_at = Instant::now();
+    seed_events(&server, calendars[0], first, events).await?;
+    for cal in &calendars[1..] {
+        seed_events(&server, *cal, first, per_attendee).await?;
+    }
+    let seed_seconds = seeded_at.elapsed().as_secs_f64();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let router = server.router.clone();
+    let http = tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut docs = Vec::new();
+
+    // One calendar with `events` events: each placement on one of its days.
+    let days = events.div_ceil(PER_DAY).max(1);
+    let conns = load::Pool::new(addr);
+    let big = calendars[0];
+    let pool = conns.clone();
+    let (placed, mut lat, secs) = drive(placements, args.clients, move |i| {
+        let date = first.checked_add(jiff::Span::new().days((i * 7919 % days) as i64));
+        let body = json!({"event_name": format!("auto {i}"), "date": date.map(|d| d.to_string()).unwrap_or_default(),
+            "duration": 900, "search_days": 30})
+        .to_string();
+        let request = load::post_json(addr, &format!("/v1/calendars/{big}/events"), TOKEN, &body);
+        let pool = pool.clone();
+        async move { matches!(pool.send(&request).await, Ok(201)) }
+    })
+    .await;
+    let mut doc = summary("single", &mut lat, placed, secs);
+    doc["existing_events"] = json!(events);
+    doc["seed_seconds"] = json!((seed_seconds * 10.0).round() / 10.0);
+    docs.push(doc);
+
+    // 10-attendee events over calendars 1-10.
+    let ten: Arc<Vec<Uuid>> = Arc::new(calendars[1..].to_vec());
+    let attendee_days = per_attendee.div_ceil(PER_DAY).max(1);
+    let pool = conns.clone();
+    let (placed, mut lat, secs) = drive(placements, args.clients, move |i| {
+        let own = ten[i % ten.len()];
+        let others: Vec<String> = ten.iter().filter(|c| **c != own).map(Uuid::to_string).collect();
+        let date = first.checked_add(jiff::Span::new().days((i * 31 % attendee_days) as i64));
+        let body = json!({"event_name": format!("meeting {i}"), "date": date.map(|d| d.to_string()).unwrap_or_default(),
+            "duration": 900, "attendees": others, "search_days": 30})
+        .to_string();
+        let request = load::post_json(addr, &format!("/v1/calendars/{own}/events"), TOKEN, &body);
+        let pool = pool.clone();
+        async move { matches!(pool.send(&request).await, Ok(201)) }
+    })
+    .await;
+    let mut doc = summary("attendees", &mut lat, placed, secs);
+    doc["participants"] = json!(10);
+    doc["existing_events_each"] = json!(per_attendee);
+    docs.push(doc);
+
+    for d in &mut docs {
+        d["backend"] = json!(backend);
+        d["clients"] = json!(args.clients);
+    }
+    http.abort();
+    server
+        .jobs
+        .shutdown(std::time::Duration::from_secs(1))
+        .await;
+    db.close().await;
+    Ok(docs)
+}
+
+/// Earliest common slot of 10 participants with 1,000 busy spans each over
+/// 30 days (5 to 30 minutes each), one hour, 5-minute grid.
+fn kernel(runs: usize) -> Value {
+    const MIN: i64 = 60_000_000;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |m: i64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % m.max(1) as u64) as i64
+    };
+    let range = Span {
+        start: 0,
+        end: 30 * 24 * 60 * MIN,
+    };
+    let busy: Vec<Vec<Span>> = (0..10)
+        .map(|_| {
+            (0..1000)
+                .map(|_| {
+                    let start = next(range.end);
+                    Span {
+                        start,
+                        end: start + (5 + next(26)) * MIN,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let windows = [range];
+    let mut times = Vec::with_capacity(runs);
+    let mut found = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let parts: Vec<Participant> = busy
+            .iter()
+            .map(|b| Participant {
+                busy: b,
+                windows: &windows,
+                blocked: &[],
+            })
+            .collect();
+        if earliest_common_slot(&parts, 60 * MIN, range, Some((0, 5 * MIN))).is_some() {
+            found += 1;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    json!({
+        "scenario": "kernel", "participants": 10, "busy_spans_each": 1000, "runs": runs, "found": found,
+        "p50_ms": (quantile(&times, 0.5) * 1000.0).round() / 1000.0,
+        "p99_ms": (quantile(&times, 0.99) * 1000.0).round() / 1000.0,
+    })
+}
+
+pub async fn run(args: CalendarBenchArgs) -> Result<(), String> {
+    let backends = super::backends(&args.backend)?;
+    let machine = machine();
+    if !args.json {
+        println!("allot bench calendar on {machine}");
+    }
+    let mut docs = vec![kernel(if args.quick { 50 } else { 500 })];
+    for backend in backends {
+        docs.extend(scenario(backend, &args).await?);
+    }
+    for mut doc in docs {
+        if args.json {
+            doc["machine"] = machine.clone();
+        }
+        println!("{doc}");
+    }
+    Ok(())
+}

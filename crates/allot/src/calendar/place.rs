@@ -1,0 +1,294 @@
+//! Placement: turning the locked calendars of a request into the kernel's
+//! inputs, asking it where an event fits, and explaining a refusal.
+//!
+//! Everything here runs inside the write transaction that locked the
+//! calendars' booking systems, so what it reads cannot change before the
+//! transaction commits.
+
+use std::collections::HashSet;
+
+use allot_kernel::booking::Span;
+use allot_kernel::calendar::{
+    Participant, SlotReason, WorkingHours, conflict, earliest_common_slot, outside_windows, windows,
+};
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use uuid::Uuid;
+
+use super::store::CalendarRow;
+use crate::booking::rules::{from_micros, micros};
+use crate::booking::store::{self as bstore, Src};
+use crate::http::problem::Problem;
+use crate::store::Tx;
+
+/// One calendar taking part in a placement, loaded for a time range.
+pub struct Seat {
+    pub cal: CalendarRow,
+    pub tz: TimeZone,
+    pub hours: WorkingHours,
+    pub windows: Vec<Span>,
+    /// Spans taken by other entries, with the entry holding each.
+    pub busy: Vec<(Span, Uuid)>,
+    pub busy_spans: Vec<Span>,
+    /// Where outages forbid new events.
+    pub blocked: Vec<Span>,
+    /// Outages in progress now: while one is, the calendar takes nothing new.
+    pub present_outages: Vec<Uuid>,
+}
+
+impl Seat {
+    pub fn id(&self) -> Uuid {
+        self.cal.id.0
+    }
+
+    fn participant(&self, busy: bool, blocked: bool) -> Participant<'_> {
+        Participant {
+            busy: if busy { &self.busy_spans } else { &[] },
+            windows: &self.windows,
+            blocked: if blocked { &self.blocked } else { &[] },
+        }
+    }
+}
+
+pub fn calendar_tz(cal: &CalendarRow) -> TimeZone {
+    TimeZone::get(&cal.timezone).unwrap_or(TimeZone::UTC)
+}
+
+pub fn calendar_hours(cal: &CalendarRow) -> WorkingHours {
+    serde_json::from_value(cal.working_hours.0.clone()).unwrap_or_else(|_| WorkingHours::all_day())
+}
+
+/// The instant a local date and time name in `tz` (a time in a DST gap
+/// moves forward; in a fold, the earlier instant).
+pub fn local_instant(tz: &TimeZone, date: Date, time: Time) -> Option<Timestamp> {
+    tz.to_ambiguous_timestamp(date.to_datetime(time))
+        .compatible()
+        .ok()
+}
+
+/// Local midnight starting `date` in `tz`.
+pub fn day_start(tz: &TimeZone, date: Date) -> Option<Timestamp> {
+    local_instant(tz, date, Time::midnight())
+}
+
+/// Locks the booking systems of `ids` (sorted, so two requests always lock
+/// in the same order) and loads each calendar's busy spans, outages and
+/// windows over `range`. Entries in `ignore` (the event's own, when it is
+/// being moved) are not busy. The first seat is `ids[0]`'s; a missing
+/// calendar is a 404 naming it.
+pub async fn load_seats(
+    tx: &mut Tx<'_>,
+    ids: &[Uuid],
+    range: Span,
+    now: Timestamp,
+    ignore: &HashSet<Uuid>,
+) -> Result<Vec<Seat>, Problem> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let systems = bstore::lock_systems(tx, &sorted).await?;
+    let cals = super::store::calendars_in(Src::Tx(tx), &sorted).await?;
+    for id in ids {
+        if !cals.iter().any(|c| c.id.0 == *id) {
+            return Err(Problem::not_found("calendar", &id.to_string()));
+        }
+    }
+    let from = from_micros(range.start);
+    let to = from_micros(range.end);
+    let ranges: Vec<_> = systems.iter().map(|s| (s, from, to)).collect();
+    let entries = bstore::active_spans_many(tx, &ranges).await?;
+    let outages = bstore::open_outages_of(tx, &sorted, now).await?;
+    let mut seats = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(cal) = cals.iter().find(|c| c.id.0 == *id).cloned() else {
+            continue;
+        };
+        let tz = calendar_tz(&cal);
+        let hours = calendar_hours(&cal);
+        let busy: Vec<(Span, Uuid)> = entries
+            .iter()
+            .filter(|e| e.system_id.0 == *id && !ignore.contains(&e.id.0))
+            .filter_map(|e| span_between(e.start_at.0, e.end_at.0).map(|s| (s, e.id.0)))
+            .collect();
+        let mine = outages
+            .iter()
+            .filter(|o| o.system_id.0 == *id && o.affects(&[]));
+        let mut blocked = Vec::new();
+        let mut present = Vec::new();
+        for o in mine {
+            if o.present(now) {
+                present.push(o.id.0);
+            }
+            if let Some(zone) = o.zone(now) {
+                blocked.push(zone);
+            }
+        }
+        seats.push(Seat {
+            windows: windows(&hours, &tz, range),
+            busy_spans: busy.iter().map(|b| b.0).collect(),
+            busy,
+            blocked,
+            present_outages: present,
+            tz,
+            hours,
+            cal,
+        });
+    }
+    Ok(seats)
+}
+
+/// Why an event could not be placed: the typed reasons of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unplaceable {
+    Busy {
+        event_ids: Vec<Uuid>,
+        entry_ids: Vec<Uuid>,
+    },
+    OutsideWorkingHours,
+    BeyondHorizon,
+    Outage {
+        calendar_id: Uuid,
+        outage_ids: Vec<Uuid>,
+    },
+    AttendeeBusy {
+        attendee: Uuid,
+        event_ids: Vec<Uuid>,
+        entry_ids: Vec<Uuid>,
+    },
+}
+
+impl Unplaceable {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Unplaceable::Busy { .. } => "busy",
+            Unplaceable::OutsideWorkingHours => "outside_working_hours",
+            Unplaceable::BeyondHorizon => "beyond_horizon",
+            Unplaceable::Outage { .. } => "outage",
+            Unplaceable::AttendeeBusy { .. } => "attendee_busy",
+        }
+    }
+}
+
+/// An auto-placement request over loaded seats.
+pub struct AutoRequest {
+    pub duration_us: i64,
+    /// Where the search may look (already clipped to now).
+    pub range: Span,
+    /// The end of the horizon, if any participant has one.
+    pub horizon_end: Option<i64>,
+    /// `(origin, step)`: the slot grid.
+    pub align: (i64, i64),
+}
+
+/// The earliest slot suiting every seat, or why there is none: with no
+/// window long enough the reason is the working hours, or the horizon if
+/// only the horizon cut it off; with outages the only obstacle, `outage`;
+/// when the first calendar alone has room but an attendee calendar does
+/// not, `attendee_busy` naming the first such attendee; else `busy`.
+pub fn auto_slot(seats: &[Seat], req: &AutoRequest) -> Result<Span, Unplaceable> {
+    let within = match req.horizon_end {
+        Some(h) => Span::new(req.range.start, req.range.end.min(h)),
+        None => Some(req.range),
+    };
+    let search = |parts: &[Participant], within: Span| {
+        earliest_common_slot(parts, req.duration_us, within, Some(req.align))
+    };
+    let all: Vec<Participant> = seats.iter().map(|s| s.participant(true, true)).collect();
+    if let Some(within) = within
+        && let Some(slot) = search(&all, within)
+    {
+        return Ok(slot);
+    }
+    let hours_only: Vec<Participant> = seats.iter().map(|s| s.participant(false, false)).collect();
+    if search(&hours_only, req.range).is_none() {
+        return Err(Unplaceable::OutsideWorkingHours);
+    }
+    let Some(within) = within.filter(|w| search(&hours_only, *w).is_some()) else {
+        return Err(Unplaceable::BeyondHorizon);
+    };
+    let no_outages: Vec<Participant> = seats.iter().map(|s| s.participant(true, false)).collect();
+    if search(&no_outages, within).is_some() {
+        let seat = seats.iter().find(|s| !s.blocked.is_empty());
+        return Err(Unplaceable::Outage {
+            calendar_id: seat.map(|s| s.id()).unwrap_or_default(),
+            outage_ids: seat.map(|s| s.present_outages.clone()).unwrap_or_default(),
+        });
+    }
+    let first_alone = |other: Option<usize>| -> Vec<Participant> {
+        seats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.participant(i == 0 || Some(i) == other, true))
+            .collect()
+    };
+    if search(&first_alone(None), within).is_some() {
+        for (i, seat) in seats.iter().enumerate().skip(1) {
+            if search(&first_alone(Some(i)), within).is_none() {
+                return Err(Unplaceable::AttendeeBusy {
+                    attendee: seat.id(),
+                    event_ids: Vec::new(),
+                    entry_ids: Vec::new(),
+                });
+            }
+        }
+    }
+    Err(Unplaceable::Busy {
+        event_ids: Vec::new(),
+        entry_ids: Vec::new(),
+    })
+}
+
+/// What stands in an explicit span's way.
+pub enum Explicit {
+    /// Free on every seat; `outside` tells whether it is outside some
+    /// seat's working hours (allowed, but flagged).
+    Free {
+        outside: bool,
+    },
+    /// Taken by these entries, per seat index.
+    Taken(Vec<(usize, Uuid)>),
+    Refused(Unplaceable),
+}
+
+pub fn explicit_span(seats: &[Seat], span: Span) -> Explicit {
+    for s in seats {
+        if !s.present_outages.is_empty() {
+            return Explicit::Refused(Unplaceable::Outage {
+                calendar_id: s.id(),
+                outage_ids: s.present_outages.clone(),
+            });
+        }
+    }
+    let parts: Vec<Participant> = seats.iter().map(|s| s.participant(true, true)).collect();
+    match conflict(&parts, span) {
+        None => Explicit::Free {
+            outside: !outside_windows(&parts, span).is_empty(),
+        },
+        Some(r) => match r.reason {
+            SlotReason::Blocked { .. } => {
+                let s = &seats[r.participant];
+                Explicit::Refused(Unplaceable::Outage {
+                    calendar_id: s.id(),
+                    outage_ids: s.present_outages.clone(),
+                })
+            }
+            _ => Explicit::Taken(
+                seats
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, s)| {
+                        s.busy
+                            .iter()
+                            .filter(|(b, _)| b.overlaps(&span))
+                            .map(move |(_, id)| (i, *id))
+                    })
+                    .collect(),
+            ),
+        },
+    }
+}
+
+pub fn span_between(start: Timestamp, end: Timestamp) -> Option<Span> {
+    Span::new(micros(start), micros(end))
+}

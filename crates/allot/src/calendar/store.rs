@@ -1,0 +1,627 @@
+//! SQL of the calendar module, written once for both backends. Booking
+//! entries (the spans events hold) go through [`crate::booking::store`];
+//! this file owns calendars, events, holds and notifications.
+
+use jiff::Timestamp;
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::booking::store::Src;
+use crate::store::{Backend, Db, DbId, DbStrings, DbTime, Tx};
+
+/// Runs `$body` with `$e` bound to an executor of either backend, from a
+/// pool or a transaction.
+macro_rules! on {
+    ($src:expr, $e:ident => $body:expr) => {
+        match $src {
+            Src::Db(Db::Sqlite($e, _)) => $body,
+            Src::Db(Db::Postgres($e)) => $body,
+            Src::Tx(Tx::Sqlite { tx, .. }) => {
+                let $e = &mut **tx;
+                $body
+            }
+            Src::Tx(Tx::Postgres(tx)) => {
+                let $e = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CalendarRow {
+    pub id: DbId,
+    pub owner: String,
+    pub timezone: String,
+    pub working_hours: Json<Value>,
+    pub horizon_days: Option<i64>,
+    pub slot_granularity_s: i64,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub version: i64,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+const CALENDAR_COLS: &str = "id, owner, timezone, working_hours, horizon_days, slot_granularity_s, \
+     webhook_url, webhook_secret, version, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: DbId,
+    pub calendar_id: DbId,
+    pub name: String,
+    pub date: String,
+    pub start_time: Option<String>,
+    pub duration_us: i64,
+    pub search_days: i64,
+    pub start_at: Option<DbTime>,
+    pub end_at: Option<DbTime>,
+    pub attendees: DbStrings,
+    pub location: String,
+    pub placement: String,
+    pub state: String,
+    pub outside_working_hours: bool,
+    pub version: i64,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+const EVENT_COLS: &str = "id, calendar_id, name, date, start_time, duration_us, search_days, \
+     start_at, end_at, attendees, location, placement, state, outside_working_hours, version, \
+     created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub seq: i64,
+    pub txid: i64,
+    pub id: DbId,
+    pub calendar_id: DbId,
+    pub event_id: Option<DbId>,
+    pub kind: String,
+    pub at: DbTime,
+    pub data: Json<Value>,
+}
+
+// ---- calendars ----
+
+pub async fn insert_calendar(tx: &mut Tx<'_>, c: &CalendarRow) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "INSERT INTO calendars (id, owner, timezone, working_hours, horizon_days, slot_granularity_s, \
+         webhook_url, webhook_secret, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(c.id)
+    .bind(&c.owner)
+    .bind(&c.timezone)
+    .bind(&c.working_hours)
+    .bind(c.horizon_days)
+    .bind(c.slot_granularity_s)
+    .bind(&c.webhook_url)
+    .bind(&c.webhook_secret)
+    .bind(c.version)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn update_calendar(tx: &mut Tx<'_>, c: &CalendarRow) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "UPDATE calendars SET owner = $2, timezone = $3, working_hours = $4, horizon_days = $5, \
+         slot_granularity_s = $6, webhook_url = $7, webhook_secret = $8, version = $9, updated_at = $10 \
+         WHERE id = $1",
+    )
+    .bind(c.id)
+    .bind(&c.owner)
+    .bind(&c.timezone)
+    .bind(&c.working_hours)
+    .bind(c.horizon_days)
+    .bind(c.slot_granularity_s)
+    .bind(&c.webhook_url)
+    .bind(&c.webhook_secret)
+    .bind(c.version)
+    .bind(c.updated_at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get_calendar(src: Src<'_, '_>, id: Uuid) -> Result<Option<CalendarRow>, sqlx::Error> {
+    let sql = format!("SELECT {CALENDAR_COLS} FROM calendars WHERE id = $1");
+    on!(src, e => sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql)).bind(DbId(id)).fetch_optional(e).await)
+}
+
+/// The calendars among `ids` (sorted by id); ids that are not calendars are absent.
+pub async fn calendars_in(src: Src<'_, '_>, ids: &[Uuid]) -> Result<Vec<CalendarRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sqlite = || {
+        let doc = Value::Array(ids.iter().map(|i| Value::String(i.to_string())).collect());
+        let sql = format!(
+            "SELECT {CALENDAR_COLS} FROM calendars WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+        );
+        (sql, doc.to_string())
+    };
+    let pg = || {
+        let sql = format!("SELECT {CALENDAR_COLS} FROM calendars WHERE id = ANY($1) ORDER BY id");
+        let ids: Vec<DbId> = ids.iter().copied().map(DbId).collect();
+        (sql, ids)
+    };
+    match src {
+        Src::Db(Db::Sqlite(p, _)) => {
+            let (sql, doc) = sqlite();
+            sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql))
+                .bind(doc)
+                .fetch_all(p)
+                .await
+        }
+        Src::Tx(Tx::Sqlite { tx, .. }) => {
+            let (sql, doc) = sqlite();
+            sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql))
+                .bind(doc)
+                .fetch_all(&mut **tx)
+                .await
+        }
+        Src::Db(Db::Postgres(p)) => {
+            let (sql, ids) = pg();
+            sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(p)
+                .await
+        }
+        Src::Tx(Tx::Postgres(tx)) => {
+            let (sql, ids) = pg();
+            sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await
+        }
+    }
+}
+
+pub async fn list_calendars(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CalendarRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {CALENDAR_COLS} FROM calendars WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    );
+    on!(Src::Db(db), e => sqlx::query_as::<_, CalendarRow>(AssertSqlSafe(sql))
+        .bind(after.map(DbId))
+        .bind(limit)
+        .fetch_all(e)
+        .await)
+}
+
+// ---- events ----
+
+pub async fn get_event(src: Src<'_, '_>, id: Uuid) -> Result<Option<EventRow>, sqlx::Error> {
+    let sql = format!("SELECT {EVENT_COLS} FROM calendar_events WHERE id = $1");
+    on!(src, e => sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql)).bind(DbId(id)).fetch_optional(e).await)
+}
+
+pub async fn insert_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "INSERT INTO calendar_events (id, calendar_id, name, date, start_time, duration_us, search_days, \
+         start_at, end_at, attendees, location, placement, state, outside_working_hours, version, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(r.id)
+    .bind(r.calendar_id)
+    .bind(&r.name)
+    .bind(&r.date)
+    .bind(&r.start_time)
+    .bind(r.duration_us)
+    .bind(r.search_days)
+    .bind(r.start_at)
+    .bind(r.end_at)
+    .bind(&r.attendees)
+    .bind(&r.location)
+    .bind(&r.placement)
+    .bind(&r.state)
+    .bind(r.outside_working_hours)
+    .bind(r.version)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Writes every mutable column of an event.
+pub async fn update_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "UPDATE calendar_events SET name = $2, date = $3, start_time = $4, duration_us = $5, \
+         search_days = $6, start_at = $7, end_at = $8, attendees = $9, location = $10, \
+         placement = $11, state = $12, outside_working_hours = $13, version = $14, updated_at = $15 \
+         WHERE id = $1",
+    )
+    .bind(r.id)
+    .bind(&r.name)
+    .bind(&r.date)
+    .bind(&r.start_time)
+    .bind(r.duration_us)
+    .bind(r.search_days)
+    .bind(r.start_at)
+    .bind(r.end_at)
+    .bind(&r.attendees)
+    .bind(&r.location)
+    .bind(&r.placement)
+    .bind(&r.state)
+    .bind(r.outside_working_hours)
+    .bind(r.version)
+    .bind(r.updated_at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete_event(tx: &mut Tx<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query("DELETE FROM calendar_events WHERE id = $1")
+        .bind(DbId(id))
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Filters of `GET /v1/calendars/{id}/events`, already validated.
+#[derive(Debug, Clone)]
+pub struct EventFilter {
+    pub calendar_id: Uuid,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// A derived status (`pending`, ...), evaluated at `now`.
+    pub status: Option<String>,
+    pub attendee: Option<String>,
+    pub now: Timestamp,
+    /// Continue after this (sort time, id).
+    pub after: Option<(Timestamp, Uuid)>,
+    pub limit: i64,
+}
+
+/// Events on a calendar (its own and those it takes part in), ordered by
+/// start (unplaced events by creation time), then id.
+pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, sqlx::Error> {
+    let attendee = match db.backend() {
+        Backend::Sqlite => "EXISTS (SELECT 1 FROM json_each(attendees) WHERE value = $6)",
+        Backend::Postgres => "$6 = ANY(attendees)",
+    };
+    let status = match f.status.as_deref() {
+        Some("pending") => "state = 'scheduled' AND start_at > $7",
+        Some("in_progress") => "state = 'scheduled' AND start_at <= $7 AND end_at > $7",
+        Some("completed") => "state = 'scheduled' AND end_at <= $7",
+        Some("cancelled") => "state = 'cancelled'",
+        Some("unplaced") => "state = 'unplaced'",
+        _ => "$7 IS NOT NULL",
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM calendar_events \
+         WHERE (calendar_id = $1 OR id IN (SELECT event_id FROM calendar_holds WHERE calendar_id = $1)) \
+         AND ($2 IS NULL OR end_at > $2) AND ($3 IS NULL OR start_at < $3) \
+         AND ($4 IS NULL OR COALESCE(start_at, created_at) > $4 \
+              OR (COALESCE(start_at, created_at) = $4 AND id > $5)) \
+         AND ($6 IS NULL OR {attendee}) AND {status} \
+         ORDER BY COALESCE(start_at, created_at), id LIMIT $8"
+    );
+    on!(Src::Db(db), e => sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
+        .bind(DbId(f.calendar_id))
+        .bind(f.from.map(DbTime))
+        .bind(f.to.map(DbTime))
+        .bind(f.after.map(|a| DbTime(a.0)))
+        .bind(f.after.map(|a| DbId(a.1)))
+        .bind(&f.attendee)
+        .bind(DbTime(f.now))
+        .bind(f.limit)
+        .fetch_all(e)
+        .await)
+}
+
+// ---- holds ----
+
+pub async fn insert_hold(
+    tx: &mut Tx<'_>,
+    entry_id: Uuid,
+    event_id: Uuid,
+    calendar_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "INSERT INTO calendar_holds (entry_id, event_id, calendar_id) VALUES ($1, $2, $3)",
+    )
+    .bind(DbId(entry_id))
+    .bind(DbId(event_id))
+    .bind(DbId(calendar_id))
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The events holding these entries: (entry id, event).
+pub async fn events_holding(
+    tx: &mut Tx<'_>,
+    entry_ids: &[Uuid],
+) -> Result<Vec<(Uuid, EventRow)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for id in entry_ids {
+        let sql = format!(
+            "SELECT {EVENT_COLS} FROM calendar_events WHERE id = \
+             (SELECT event_id FROM calendar_holds WHERE entry_id = $1)"
+        );
+        let row = crate::with_tx!(tx, e => sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
+            .bind(DbId(*id))
+            .fetch_optional(e)
+            .await)?;
+        if let Some(row) = row {
+            out.push((*id, row));
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of the active booking entries an event holds.
+pub async fn active_holds(tx: &mut Tx<'_>, event_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows: Vec<(DbId,)> = crate::with_tx!(tx, e => sqlx::query_as(
+        "SELECT h.entry_id FROM calendar_holds h JOIN booking_entries b ON b.id = h.entry_id \
+         WHERE h.event_id = $1 AND b.status = 'active' ORDER BY h.entry_id",
+    )
+    .bind(DbId(event_id))
+    .fetch_all(e)
+    .await)?;
+    Ok(rows.into_iter().map(|r| r.0.0).collect())
+}
+
+// ---- notifications ----
+
+pub struct NewNotification<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
+    pub calendar_id: Uuid,
+    pub event_id: Option<Uuid>,
+    pub at: Timestamp,
+    pub data: Value,
+}
+
+/// Appends a notification; when `webhook` is set, also its pending delivery.
+pub async fn insert_notification(
+    tx: &mut Tx<'_>,
+    n: NewNotification<'_>,
+    webhook: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "INSERT INTO calendar_notifications (id, calendar_id, event_id, kind, at, data) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(DbId(n.id))
+    .bind(DbId(n.calendar_id))
+    .bind(n.event_id.map(DbId))
+    .bind(n.kind)
+    .bind(DbTime(n.at))
+    .bind(Json(&n.data))
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if let Some(url) = webhook {
+        crate::with_tx!(tx, e => sqlx::query(
+            "INSERT INTO calendar_deliveries (notification_id, calendar_id, url, state, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+        )
+        .bind(DbId(n.id))
+        .bind(DbId(n.calendar_id))
+        .bind(url)
+        .bind(DbTime(n.at))
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Notifications after the cursor `(txid, seq)`, in order. On PostgreSQL
+/// only rows of transactions older than every running one are visible, so
+/// a row committed late never lands behind a cursor already handed out
+/// (the same rule as the booking event feed).
+pub async fn notifications_after(
+    db: &Db,
+    after: (i64, i64),
+    calendar_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    let cols = "seq, txid, id, calendar_id, event_id, kind, at, data";
+    let visible = match db.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    };
+    let sql = format!(
+        "SELECT {cols} FROM calendar_notifications \
+         WHERE (txid > $1 OR (txid = $1 AND seq > $2)) {visible} \
+         AND ($3 IS NULL OR calendar_id = $3) \
+         ORDER BY txid, seq LIMIT $4"
+    );
+    on!(Src::Db(db), e => sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
+        .bind(after.0)
+        .bind(after.1)
+        .bind(calendar_id.map(DbId))
+        .bind(limit)
+        .fetch_all(e)
+        .await)
+}
+
+// ---- webhook deliveries ----
+
+/// A due delivery claimed by a deliverer, with what its request needs: the
+/// notification it carries and the calendar's current secret (`None` when
+/// the calendar has none, or is gone).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub notification_id: DbId,
+    pub calendar_id: DbId,
+    pub url: String,
+    pub attempts: i64,
+    pub seq: i64,
+    pub txid: i64,
+    pub kind: String,
+    pub event_id: Option<DbId>,
+    pub at: DbTime,
+    pub data: Json<Value>,
+    pub webhook_secret: Option<String>,
+}
+
+/// Claims up to `limit` pending deliveries due at `now` by moving their
+/// `next_attempt_at` to `lease_until`, in one short transaction. On
+/// PostgreSQL the rows are locked with `SKIP LOCKED`, so concurrent
+/// deliverers (other replicas) claim disjoint rows; a row another deliverer
+/// claimed and committed meanwhile is re-checked by PostgreSQL and is no
+/// longer due. On SQLite the write transaction excludes every other writer.
+pub async fn claim_deliveries(
+    db: &Db,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let lock = match db.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
+    };
+    let sql = format!(
+        "SELECT d.notification_id, d.calendar_id, d.url, d.attempts, n.seq, n.txid, n.kind, \
+         n.event_id, n.at, n.data, c.webhook_secret \
+         FROM calendar_deliveries d \
+         JOIN calendar_notifications n ON n.id = d.notification_id \
+         LEFT JOIN calendars c ON c.id = d.calendar_id \
+         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+         ORDER BY d.next_attempt_at, d.notification_id LIMIT $2{lock}"
+    );
+    let mut tx = db.begin().await?;
+    let rows = crate::with_tx!(&mut tx, e => sqlx::query_as::<_, ClaimedDelivery>(AssertSqlSafe(sql))
+        .bind(DbTime(now))
+        .bind(limit)
+        .fetch_all(e)
+        .await)?;
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    match &mut tx {
+        Tx::Sqlite { tx, .. } => {
+            let ids = Value::Array(
+                rows.iter()
+                    .map(|r| Value::String(r.notification_id.0.to_string()))
+                    .collect(),
+            );
+            sqlx::query(
+                "UPDATE calendar_deliveries SET next_attempt_at = $1 \
+                 WHERE notification_id IN (SELECT value FROM json_each($2))",
+            )
+            .bind(DbTime(lease_until))
+            .bind(ids.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Tx::Postgres(tx) => {
+            let ids: Vec<DbId> = rows.iter().map(|r| r.notification_id).collect();
+            sqlx::query(
+                "UPDATE calendar_deliveries SET next_attempt_at = $1 WHERE notification_id = ANY($2)",
+            )
+            .bind(DbTime(lease_until))
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The outcome of one delivery attempt.
+pub struct DeliveryOutcome {
+    /// True for a 2xx answer.
+    pub delivered: bool,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    /// The next attempt (failures) or the delivery time (successes).
+    pub next_attempt_at: Timestamp,
+    pub now: Timestamp,
+}
+
+/// Records an attempt of a delivery claimed with `attempts` and
+/// `lease_until`. Returns false (and changes nothing) when the claim is no
+/// longer this deliverer's: its lease ran out and another deliverer claimed
+/// the row again, or the row is already delivered.
+pub async fn record_delivery(
+    db: &Db,
+    notification_id: Uuid,
+    attempts: i64,
+    lease_until: Timestamp,
+    o: &DeliveryOutcome,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let n = crate::with_tx!(&mut tx, e => sqlx::query(
+        "UPDATE calendar_deliveries SET state = $2, attempts = attempts + 1, next_attempt_at = $3, \
+         last_status = $4, last_error = $5, delivered_at = $6 \
+         WHERE notification_id = $1 AND state = 'pending' AND attempts = $7 AND next_attempt_at = $8",
+    )
+    .bind(DbId(notification_id))
+    .bind(if o.delivered { "delivered" } else { "pending" })
+    .bind(DbTime(o.next_attempt_at))
+    .bind(o.status)
+    .bind(&o.error)
+    .bind(o.delivered.then_some(DbTime(o.now)))
+    .bind(attempts)
+    .bind(DbTime(lease_until))
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub notification_id: DbId,
+    pub kind: String,
+    pub url: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: DbTime,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DbTime>,
+    pub created_at: DbTime,
+}
+
+/// A calendar's deliveries by (created_at, notification_id), after the
+/// cursor, optionally of one state.
+pub async fn list_deliveries(
+    db: &Db,
+    calendar_id: Uuid,
+    state: Option<&str>,
+    after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    on!(Src::Db(db), e => sqlx::query_as::<_, DeliveryRow>(
+        "SELECT d.notification_id, n.kind, d.url, d.state, d.attempts, d.next_attempt_at, \
+         d.last_status, d.last_error, d.delivered_at, d.created_at \
+         FROM calendar_deliveries d JOIN calendar_notifications n ON n.id = d.notification_id \
+         WHERE d.calendar_id = $1 AND ($2 IS NULL OR d.state = $2) \
+         AND ($3 IS NULL OR d.created_at > $3 OR (d.created_at = $3 AND d.notification_id > $4)) \
+         ORDER BY d.created_at, d.notification_id LIMIT $5",
+    )
+    .bind(DbId(calendar_id))
+    .bind(state)
+    .bind(after.map(|a| DbTime(a.0)))
+    .bind(after.map(|a| DbId(a.1)))
+    .bind(limit)
+    .fetch_all(e)
+    .await)
+}
