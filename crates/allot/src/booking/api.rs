@@ -4,17 +4,17 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use super::model::*;
-use super::service::parse_if_match;
 use crate::http::AppState;
 use crate::http::auth::{Authorized, Scope};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::paging::Page;
 use crate::http::problem::Problem;
+use crate::http::versions::{if_match, with_etag as with_version_etag};
 
 /// `booking:read`
 pub struct Read;
@@ -54,21 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/booking/events", get(events))
 }
 
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
-    headers
-        .get(header::IF_MATCH)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| Problem::bad_request("If-Match is not valid text"))
-                .and_then(parse_if_match)
-        })
-        .transpose()
-}
-
 fn with_etag(entry: Entry) -> impl IntoResponse {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", entry.version))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    ([(header::ETAG, etag)], Json(entry))
+    with_version_etag(entry.version, entry)
 }
 
 /// Register a system.

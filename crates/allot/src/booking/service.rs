@@ -23,6 +23,7 @@ use super::store::{self, EntryFilter, EntryRow, NewEvent, OutageRow, Src, System
 use crate::clock::{SharedClock, truncate_to_micros};
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::{FieldError, Problem};
+use crate::http::versions::version_conflict;
 use crate::store::{Db, DbId, DbStrings, DbTime, Tx};
 
 /// Limits of the booking module.
@@ -181,16 +182,6 @@ fn query_caps(value: &Option<String>) -> Result<Vec<String>, Problem> {
         .map_err(|e| Problem::invalid_query(format!("capabilities: {}", e.message)))
 }
 
-fn version_conflict(what: &str, id: Uuid, expected: i64, current: i64) -> Problem {
-    Problem::conflict(
-        "version_conflict",
-        format!("{what} {id} is at version {current}, not {expected}; read it again and retry"),
-    )
-    .with("id", id)
-    .with("expected_version", expected)
-    .with("current_version", current)
-}
-
 impl SystemRow {
     pub fn to_api(&self) -> System {
         System {
@@ -254,16 +245,6 @@ impl OutageRow {
             updated_at: self.updated_at.0,
         }
     }
-}
-
-/// `"3"`, `W/"3"` or `3` from an `If-Match` header.
-pub fn parse_if_match(value: &str) -> Result<i64, Problem> {
-    let v = value.trim().trim_start_matches("W/").trim_matches('"');
-    v.parse::<i64>().map_err(|_| {
-        Problem::bad_request(format!(
-            "If-Match must be an entity tag this API gave out, like \"3\"; got {value:?}"
-        ))
-    })
 }
 
 impl BookingService {

@@ -21,23 +21,25 @@ pub enum Src<'a, 'b> {
 }
 
 /// Runs `$body` with `$e` bound to an executor of either backend, from a
-/// pool or a transaction (so the body is compiled four times).
+/// pool or a transaction (so the body is compiled four times). Shared by
+/// the modules whose reads take a [`Src`].
 macro_rules! on {
     ($src:expr, $e:ident => $body:expr) => {
         match $src {
-            Src::Db(Db::Sqlite($e, _)) => $body,
-            Src::Db(Db::Postgres($e)) => $body,
-            Src::Tx(Tx::Sqlite { tx, .. }) => {
+            $crate::booking::store::Src::Db($crate::store::Db::Sqlite($e, _)) => $body,
+            $crate::booking::store::Src::Db($crate::store::Db::Postgres($e)) => $body,
+            $crate::booking::store::Src::Tx($crate::store::Tx::Sqlite { tx, .. }) => {
                 let $e = &mut **tx;
                 $body
             }
-            Src::Tx(Tx::Postgres(tx)) => {
+            $crate::booking::store::Src::Tx($crate::store::Tx::Postgres(tx)) => {
                 let $e = &mut **tx;
                 $body
             }
         }
     };
 }
+pub(crate) use on;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SystemRow {

@@ -4,17 +4,17 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use super::model::*;
-use crate::booking::service::parse_if_match;
 use crate::http::AppState;
 use crate::http::auth::{Authorized, Scope};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::paging::Page;
 use crate::http::problem::Problem;
+use crate::http::versions::{if_match, with_etag as with_version_etag};
 
 /// `calendar:read`
 pub struct Read;
@@ -50,21 +50,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/notifications", get(notifications))
 }
 
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
-    headers
-        .get(header::IF_MATCH)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| Problem::bad_request("If-Match is not valid text"))
-                .and_then(parse_if_match)
-        })
-        .transpose()
-}
-
 fn with_etag(event: Event) -> impl IntoResponse {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", event.version))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    ([(header::ETAG, etag)], Json(event))
+    with_version_etag(event.version, event)
 }
 
 /// Create a calendar (a booking system of capacity 1 with working hours).

@@ -12,11 +12,11 @@
 use std::collections::HashSet;
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::store::{self, NewNotification};
-use crate::booking::store::{self as bstore, NewEvent, Src};
+use crate::booking::store::Src;
 use crate::http::problem::Problem;
 use crate::store::{DbTime, Tx};
 
@@ -38,34 +38,14 @@ pub async fn on_evicted(
         }
         // Its holds on other calendars go too: the event happens on all of
         // them or none.
-        for entry_id in store::active_holds(tx, ev.id.0).await? {
-            let Some(mut e) = bstore::get_entry(Src::Tx(tx), entry_id).await? else {
-                continue;
-            };
-            e.status = "deleted".into();
-            e.version += 1;
-            e.updated_at = DbTime(now);
-            bstore::update_entry(tx, &e).await?;
-            bstore::insert_event(
-                tx,
-                NewEvent {
-                    kind: "entry.deleted",
-                    system_id: e.system_id.0,
-                    entry_id: Some(e.id.0),
-                    outage_id: Some(outage_id),
-                    at: now,
-                    data: serde_json::to_value(e.to_api()).unwrap_or(Value::Null),
-                },
-            )
-            .await?;
-        }
+        super::place::release(tx, ev.id.0, now, Some(outage_id)).await?;
         let was = (ev.start_at.map(|t| t.0), ev.end_at.map(|t| t.0));
         ev.state = "unplaced".into();
         ev.start_at = None;
         ev.end_at = None;
         ev.version += 1;
         ev.updated_at = DbTime(now);
-        store::update_event(tx, &ev).await?;
+        store::write_event(tx, &ev).await?;
         let webhook = store::get_calendar(Src::Tx(tx), ev.calendar_id.0)
             .await?
             .and_then(|c| c.webhook_url);

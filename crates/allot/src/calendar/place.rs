@@ -292,3 +292,36 @@ pub fn explicit_span(seats: &[Seat], span: Span) -> Explicit {
 pub fn span_between(start: Timestamp, end: Timestamp) -> Option<Span> {
     Span::new(micros(start), micros(end))
 }
+
+/// Deletes the event's active booking entries (each with its
+/// `entry.deleted` booking event, naming the outage when one caused it):
+/// its slot is free again on every calendar it held.
+pub async fn release(
+    tx: &mut Tx<'_>,
+    event_id: Uuid,
+    now: Timestamp,
+    outage_id: Option<Uuid>,
+) -> Result<(), Problem> {
+    for entry_id in super::store::active_holds(tx, event_id).await? {
+        let Some(mut e) = bstore::get_entry(Src::Tx(tx), entry_id).await? else {
+            continue;
+        };
+        e.status = "deleted".into();
+        e.version += 1;
+        e.updated_at = crate::store::DbTime(now);
+        bstore::update_entry(tx, &e).await?;
+        bstore::insert_event(
+            tx,
+            bstore::NewEvent {
+                kind: "entry.deleted",
+                system_id: e.system_id.0,
+                entry_id: Some(e.id.0),
+                outage_id,
+                at: now,
+                data: serde_json::to_value(e.to_api()).unwrap_or(serde_json::Value::Null),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -27,10 +27,11 @@ use super::place::{
 };
 use super::store::{self, CalendarRow, EventFilter, EventRow, NewNotification};
 use crate::booking::rules::{from_micros, micros};
-use crate::booking::store::{self as bstore, EntryRow, NewEvent, Src, SystemRow};
+use crate::booking::store::{self as bstore, EntryRow, Src, SystemRow};
 use crate::clock::SharedClock;
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::Problem;
+use crate::http::versions::version_conflict;
 use crate::store::{Db, DbId, DbStrings, DbTime, Tx};
 
 /// Limits of the calendar module.
@@ -742,7 +743,7 @@ impl CalendarService {
             updated_at: DbTime(now),
         };
         self.check_not_past(&cal, &want, now)?;
-        let placed = self.place_with_retry(row, &want, now, true).await;
+        let placed = self.place_with_retry(row, &want, now, None).await;
         self.after_write(placed, cal_id, &want, now).await
     }
 
@@ -836,17 +837,28 @@ impl CalendarService {
 
     /// Places `row` (new when `insert`, else moved) in its own transaction,
     /// retrying with a wider lock set when displacement needs one.
+    ///
+    /// `moving`: the version the existing event must still have (else 409).
     async fn place_with_retry(
         &self,
         row: EventRow,
         want: &Want,
         now: Timestamp,
-        insert: bool,
+        moving: Option<i64>,
     ) -> Result<Result<EventRow, Unplaceable>, Problem> {
+        let insert = moving.is_none();
         let mut extra = BTreeSet::new();
         for _ in 0..4 {
             let mut tx = self.db.begin().await?;
             tx.prefer_generic_plans().await?;
+            if let Some(version) = moving {
+                let fresh = store::get_event(Src::Tx(&mut tx), row.id.0)
+                    .await?
+                    .ok_or_else(|| Problem::not_found("event", &row.id.0.to_string()))?;
+                if fresh.version != version {
+                    return Err(version_conflict("event", row.id.0, version, fresh.version));
+                }
+            }
             let mut r = row.clone();
             match self
                 .place(&mut tx, &mut r, want, now, insert, &extra)
@@ -1003,10 +1015,10 @@ impl CalendarService {
         }
         // Free the slot: the displaced events' entries and the event's own.
         for d in &displaced {
-            self.release(tx, d.id.0, now).await?;
+            place::release(tx, d.id.0, now, None).await?;
         }
         if !insert {
-            self.release(tx, row.id.0, now).await?;
+            place::release(tx, row.id.0, now, None).await?;
         }
         row.start_at = Some(DbTime(from_micros(span.start)));
         row.end_at = Some(DbTime(from_micros(span.end)));
@@ -1014,7 +1026,7 @@ impl CalendarService {
         if insert {
             store::insert_event(tx, row).await?;
         } else {
-            store::update_event(tx, row).await?;
+            store::write_event(tx, row).await?;
         }
         self.hold(tx, row, &seat_ids, span, now).await?;
         displaced.sort_by_key(|d| d.start_at.map(|t| t.0));
@@ -1072,7 +1084,7 @@ impl CalendarService {
             Some(span) => {
                 d.start_at = Some(DbTime(from_micros(span.start)));
                 d.end_at = Some(DbTime(from_micros(span.end)));
-                store::update_event(tx, d).await?;
+                store::write_event(tx, d).await?;
                 self.hold(tx, d, &seat_ids, span, now).await?;
                 self.notify(
                     tx,
@@ -1087,7 +1099,7 @@ impl CalendarService {
                 d.start_at = None;
                 d.end_at = None;
                 d.state = "unplaced".into();
-                store::update_event(tx, d).await?;
+                store::write_event(tx, d).await?;
                 self.notify(tx, "unplaced", d, json!({"event": d.to_api(now)}), now)
                     .await?;
             }
@@ -1132,38 +1144,6 @@ impl CalendarService {
         bstore::insert_entries_with_events(tx, &rows, &events).await?;
         for r in &rows {
             store::insert_hold(tx, r.id.0, ev.id.0, r.system_id.0).await?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the event's active booking entries (with their
-    /// `entry.deleted` events): its slot is free again.
-    async fn release(
-        &self,
-        tx: &mut Tx<'_>,
-        event_id: Uuid,
-        now: Timestamp,
-    ) -> Result<(), Problem> {
-        for entry_id in store::active_holds(tx, event_id).await? {
-            let Some(mut e) = bstore::get_entry(Src::Tx(tx), entry_id).await? else {
-                continue;
-            };
-            e.status = "deleted".into();
-            e.version += 1;
-            e.updated_at = DbTime(now);
-            bstore::update_entry(tx, &e).await?;
-            bstore::insert_event(
-                tx,
-                NewEvent {
-                    kind: "entry.deleted",
-                    system_id: e.system_id.0,
-                    entry_id: Some(e.id.0),
-                    outage_id: None,
-                    at: now,
-                    data: serde_json::to_value(e.to_api()).unwrap_or(Value::Null),
-                },
-            )
-            .await?;
         }
         Ok(())
     }
@@ -1307,7 +1287,7 @@ impl CalendarService {
                 ));
             }
             row.outside_working_hours = fresh.outside_working_hours;
-            store::update_event(&mut tx, &row).await?;
+            store::write_event(&mut tx, &row).await?;
             tx.commit().await?;
             return Ok(row.to_api(now));
         }
@@ -1316,7 +1296,7 @@ impl CalendarService {
             .ok_or_else(|| Problem::not_found("calendar", &row.calendar_id.0.to_string()))?;
         self.check_not_past(&cal, &want, now)?;
         let placed = self
-            .move_with_version(row, &want, now, current.version)
+            .place_with_retry(row, &want, now, Some(current.version))
             .await;
         match placed? {
             Ok(r) => {
@@ -1327,49 +1307,6 @@ impl CalendarService {
         }
     }
 
-    /// [`Self::place_with_retry`] for an existing event, refusing if it
-    /// changed since it was read.
-    async fn move_with_version(
-        &self,
-        row: EventRow,
-        want: &Want,
-        now: Timestamp,
-        version: i64,
-    ) -> Result<Result<EventRow, Unplaceable>, Problem> {
-        let mut extra = BTreeSet::new();
-        for _ in 0..4 {
-            let mut tx = self.db.begin().await?;
-            tx.prefer_generic_plans().await?;
-            let fresh = store::get_event(Src::Tx(&mut tx), row.id.0)
-                .await?
-                .ok_or_else(|| Problem::not_found("event", &row.id.0.to_string()))?;
-            if fresh.version != version {
-                return Err(version_conflict("event", row.id.0, version, fresh.version));
-            }
-            let mut r = row.clone();
-            match self
-                .place(&mut tx, &mut r, want, now, false, &extra)
-                .await?
-            {
-                Attempt::Done(()) => {
-                    tx.commit().await?;
-                    return Ok(Ok(r));
-                }
-                Attempt::Refused(u) => {
-                    drop(tx);
-                    return Ok(Err(u));
-                }
-                Attempt::NeedLocks(more) => {
-                    drop(tx);
-                    extra.extend(more);
-                }
-            }
-        }
-        Err(Problem::unavailable(
-            "the calendars involved kept changing; retry the request",
-        ))
-    }
-
     /// Cancels an event: the record stays (status `cancelled`), the slot is
     /// freed. Cancelling a cancelled event changes nothing.
     pub async fn cancel_event(&self, id: &str) -> Result<Event, Problem> {
@@ -1378,11 +1315,11 @@ impl CalendarService {
         let mut tx = self.db.begin().await?;
         let mut row = self.locked_event(&mut tx, uuid).await?;
         if row.state != "cancelled" {
-            self.release(&mut tx, uuid, now).await?;
+            place::release(&mut tx, uuid, now, None).await?;
             row.state = "cancelled".into();
             row.version += 1;
             row.updated_at = DbTime(now);
-            store::update_event(&mut tx, &row).await?;
+            store::write_event(&mut tx, &row).await?;
         }
         tx.commit().await?;
         Ok(row.to_api(now))
@@ -1394,7 +1331,7 @@ impl CalendarService {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         self.locked_event(&mut tx, uuid).await?;
-        self.release(&mut tx, uuid, now).await?;
+        place::release(&mut tx, uuid, now, None).await?;
         store::delete_event(&mut tx, uuid).await?;
         tx.commit().await?;
         Ok(())
@@ -1528,16 +1465,6 @@ fn conflict_of(
             entry_ids,
         },
     }
-}
-
-fn version_conflict(what: &str, id: Uuid, expected: i64, actual: i64) -> Problem {
-    Problem::conflict(
-        "version_conflict",
-        format!("{what} {id} is at version {actual}, not {expected}; read it again and retry"),
-    )
-    .with("id", id)
-    .with("expected_version", expected)
-    .with("current_version", actual)
 }
 
 /// The `cursor` of a notification in the feed (and in webhook bodies).

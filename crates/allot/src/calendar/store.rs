@@ -8,27 +8,8 @@ use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::booking::store::Src;
+use crate::booking::store::{Src, on};
 use crate::store::{Backend, Db, DbId, DbStrings, DbTime, Tx};
-
-/// Runs `$body` with `$e` bound to an executor of either backend, from a
-/// pool or a transaction.
-macro_rules! on {
-    ($src:expr, $e:ident => $body:expr) => {
-        match $src {
-            Src::Db(Db::Sqlite($e, _)) => $body,
-            Src::Db(Db::Postgres($e)) => $body,
-            Src::Tx(Tx::Sqlite { tx, .. }) => {
-                let $e = &mut **tx;
-                $body
-            }
-            Src::Tx(Tx::Postgres(tx)) => {
-                let $e = &mut **tx;
-                $body
-            }
-        }
-    };
-}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CalendarRow {
@@ -238,13 +219,17 @@ pub async fn insert_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Writes every mutable column of an event.
-pub async fn update_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Error> {
-    crate::with_tx!(tx, e => sqlx::query(
+/// Writes every mutable column of an event, whose `version` must be one
+/// more than the stored one: every change goes up by exactly one, so a
+/// stored version that moved since this row was read refuses the write
+/// (no lost update, whichever locks the caller holds).
+/// Returns false (and writes nothing) when the stored version moved.
+pub async fn update_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<bool, sqlx::Error> {
+    let updated = crate::with_tx!(tx, e => sqlx::query(
         "UPDATE calendar_events SET name = $2, date = $3, start_time = $4, duration_us = $5, \
          search_days = $6, start_at = $7, end_at = $8, attendees = $9, location = $10, \
          placement = $11, state = $12, outside_working_hours = $13, version = $14, updated_at = $15 \
-         WHERE id = $1",
+         WHERE id = $1 AND version = $14 - 1",
     )
     .bind(r.id)
     .bind(&r.name)
@@ -264,7 +249,25 @@ pub async fn update_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Err
     .execute(e)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(updated == 1)
+}
+
+/// [`update_event`], with a moved version as a 409 `version_conflict`.
+pub async fn write_event(
+    tx: &mut Tx<'_>,
+    r: &EventRow,
+) -> Result<(), crate::http::problem::Problem> {
+    if update_event(tx, r).await? {
+        return Ok(());
+    }
+    Err(crate::http::problem::Problem::conflict(
+        "version_conflict",
+        format!(
+            "event {} changed while this request ran; read it again and retry",
+            r.id.0
+        ),
+    )
+    .with("id", r.id.0))
 }
 
 pub async fn delete_event(tx: &mut Tx<'_>, id: Uuid) -> Result<(), sqlx::Error> {

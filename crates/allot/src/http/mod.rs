@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod ops;
 pub mod paging;
 pub mod problem;
+pub mod versions;
 
 use std::sync::Arc;
 
