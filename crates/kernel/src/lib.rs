@@ -10,3 +10,4 @@ pub mod booking;
 pub mod calendar;
 pub mod duration;
 pub mod jobs;
+pub mod provisioning;
