@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod group_commit;
 pub mod http;
 pub mod jobs;
 pub mod leader;

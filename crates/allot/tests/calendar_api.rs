@@ -827,6 +827,72 @@ both_backends!(
 );
 
 both_backends!(
+    concurrent_placements_with_attendees_spill_over_and_hold_every_calendar,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let app = std::sync::Arc::new(app);
+        let (a, b, c) = (
+            calendar(&app, AMS).await,
+            calendar(&app, AMS).await,
+            calendar(&app, AMS).await,
+        );
+        // 24 events on A with B attending, 24 on B with C, 24 on C alone,
+        // all at once: B and C need 48 quarter hours, a day has 36, so
+        // some spill over to Wednesday; placements share calendars in
+        // overlapping sets, so batches must lock and see all of them.
+        let mut tasks = Vec::new();
+        for i in 0..72 {
+            let (owner, attendees) = match i % 3 {
+                0 => (a.clone(), json!([b])),
+                1 => (b.clone(), json!([c])),
+                _ => (c.clone(), json!([])),
+            };
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let body = json!({"event_name": format!("e{i}"), "date": TUE, "duration": 900,
+                    "attendees": attendees, "event_location": "HQ", "search_days": 2});
+                post_event(&app, &owner, body).await
+            }));
+        }
+        for t in tasks {
+            let (status, ev) = t.await.expect("task");
+            assert_eq!(status, StatusCode::CREATED, "{ev}");
+        }
+        // Audit through booking: every calendar's active entries never
+        // overlap, and each holds exactly the events it takes part in.
+        for (cal, expected) in [(&a, 24), (&b, 48), (&c, 48)] {
+            let (status, page) = app
+                .call(
+                    "GET",
+                    &format!("/v1/systems/{cal}/entries?status=active&limit=1000"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let mut held = spans(&page);
+            assert_eq!(held.len(), expected, "active entries on {cal}");
+            held.sort();
+            for w in held.windows(2) {
+                assert!(w[0].1 <= w[1].0, "overlap on {cal}: {w:?}");
+            }
+            let (status, events) = app
+                .call(
+                    "GET",
+                    &format!("/v1/calendars/{cal}/events?limit=1000"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{events}");
+            let mut placed = spans(&events);
+            placed.sort();
+            assert_eq!(placed, held, "events of {cal} and its booking entries");
+        }
+    }
+);
+
+both_backends!(
     an_outage_evicting_an_event_unplaces_it_everywhere,
     |backend| async move {
         let Some(app) = TestApp::new(backend).await else {

@@ -17,13 +17,10 @@
 //! batch of one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use allot_kernel::booking::Span;
 use jiff::Timestamp;
 use serde_json::Value;
-use sqlx::types::Json;
-use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::model::Entry;
@@ -32,8 +29,9 @@ use super::rules::{
 };
 use super::store::{self, EntryRow, OutageRow, SystemRow};
 use crate::clock::SharedClock;
+use crate::group_commit::{BatchShape, GroupCommit};
 use crate::http::problem::Problem;
-use crate::store::{Db, DbId, DbStrings, DbTime};
+use crate::store::Db;
 
 /// A validated insert request.
 pub struct NewEntry {
@@ -44,71 +42,40 @@ pub struct NewEntry {
     pub metadata: Value,
 }
 
-type Job = (NewEntry, oneshot::Sender<Result<Entry, Problem>>);
-
 /// Most inserts decided in one transaction.
 const MAX_BATCH: usize = 256;
 
 #[derive(Clone)]
 pub struct InsertBatcher {
-    queue: mpsc::Sender<Job>,
+    queue: GroupCommit<NewEntry, Result<Entry, Problem>>,
 }
 
 impl InsertBatcher {
     /// Starts `workers` batch loops (more than one lets PostgreSQL work on
     /// one batch while the next is decided; SQLite has one writer anyway).
     pub fn start(db: Db, clock: SharedClock, workers: usize) -> Self {
-        let (queue, receiver) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..workers.max(1) {
-            let (db, clock, receiver) = (db.clone(), clock.clone(), receiver.clone());
-            tokio::spawn(async move {
-                loop {
-                    let batch = {
-                        let mut rx = receiver.lock().await;
-                        let Some(first) = rx.recv().await else {
-                            return;
-                        };
-                        let mut batch = vec![first];
-                        while batch.len() < MAX_BATCH {
-                            match rx.try_recv() {
-                                Ok(job) => batch.push(job),
-                                Err(_) => break,
-                            }
-                        }
-                        batch
-                    };
-                    run_batch(&db, clock.now(), batch).await;
+        let shape = BatchShape {
+            max: MAX_BATCH,
+            workers,
+            linger: None,
+        };
+        let queue = GroupCommit::start(shape, move |jobs: Vec<NewEntry>| {
+            let (db, now) = (db.clone(), clock.now());
+            async move {
+                match decide_and_write(&db, now, &jobs).await {
+                    Ok(answers) => answers,
+                    Err(e) => {
+                        let p = Problem::from(e);
+                        jobs.iter().map(|_| Err(p.clone())).collect()
+                    }
                 }
-            });
-        }
+            }
+        });
         Self { queue }
     }
 
     pub async fn insert(&self, entry: NewEntry) -> Result<Entry, Problem> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((entry, reply))
-            .await
-            .map_err(|_| Problem::unavailable("the server is shutting down"))?;
-        answer
-            .await
-            .map_err(|_| Problem::internal(&"the insert batch was dropped"))?
-    }
-}
-
-async fn run_batch(db: &Db, now: Timestamp, batch: Vec<Job>) {
-    let (jobs, replies): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
-    let answers = match decide_and_write(db, now, &jobs).await {
-        Ok(answers) => answers,
-        Err(e) => {
-            let p = Problem::from(e);
-            jobs.iter().map(|_| Err(p.clone())).collect()
-        }
-    };
-    for (reply, answer) in replies.into_iter().zip(answers) {
-        // The requester may have gone (client disconnected); nothing to do.
-        let _ = reply.send(answer);
+        self.queue.submit(entry).await?
     }
 }
 
@@ -225,20 +192,12 @@ fn decide(slate: &Slate, j: &NewEntry, now: Timestamp) -> Result<EntryRow, Probl
         .cloned()
         .collect();
     Admission::new(sys, &slate.outages, &j.capabilities, now).check(sys, &others, j.span)?;
-    Ok(EntryRow {
-        id: DbId(Uuid::now_v7()),
-        system_id: sys.id,
-        start_at: DbTime(from_micros(j.span.start)),
-        end_at: DbTime(from_micros(j.span.end)),
-        capabilities: DbStrings(j.capabilities.clone()),
-        label: j.label.clone(),
-        metadata: Json(j.metadata.clone()),
-        status: "active".into(),
-        version: 1,
-        evicted_by: None,
-        evicted_at: None,
-        evict_reason: None,
-        created_at: DbTime(now),
-        updated_at: DbTime(now),
-    })
+    Ok(EntryRow::new_active(
+        sys.id.0,
+        j.span,
+        j.capabilities.clone(),
+        j.label.clone(),
+        j.metadata.clone(),
+        now,
+    ))
 }

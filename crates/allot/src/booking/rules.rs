@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::store::{EntryRow, OutageRow, SystemRow};
 use crate::http::problem::Problem;
+use crate::store::{DbId, DbStrings, DbTime};
 
 pub fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -31,6 +32,33 @@ pub fn span_of(start: Timestamp, end: Timestamp) -> Option<Span> {
 impl EntryRow {
     pub fn span(&self) -> Option<Span> {
         span_of(self.start_at.0, self.end_at.0)
+    }
+
+    /// A new active entry at version 1, created `now`.
+    pub fn new_active(
+        system_id: Uuid,
+        span: Span,
+        capabilities: Vec<String>,
+        label: String,
+        metadata: serde_json::Value,
+        now: Timestamp,
+    ) -> EntryRow {
+        EntryRow {
+            id: DbId(Uuid::now_v7()),
+            system_id: DbId(system_id),
+            start_at: DbTime(from_micros(span.start)),
+            end_at: DbTime(from_micros(span.end)),
+            capabilities: DbStrings(capabilities),
+            label,
+            metadata: sqlx::types::Json(metadata),
+            status: "active".into(),
+            version: 1,
+            evicted_by: None,
+            evicted_at: None,
+            evict_reason: None,
+            created_at: DbTime(now),
+            updated_at: DbTime(now),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod attachments;
+pub mod batch;
 pub mod evictions;
 pub mod input;
 pub mod model;

@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 use uuid::Uuid;
 
 use super::store::CalendarRow;
-use crate::booking::rules::{from_micros, micros};
+use crate::booking::rules::{from_micros, micros, span_of};
 use crate::booking::store::{self as bstore, Src};
 use crate::http::problem::Problem;
 use crate::store::Tx;
@@ -72,6 +72,26 @@ pub fn day_start(tz: &TimeZone, date: Date) -> Option<Timestamp> {
     local_instant(tz, date, Time::midnight())
 }
 
+/// `[max(now, local midnight of date), local midnight after date + days)`:
+/// where an auto-placement on `date` searching `days` more days may look.
+pub fn day_range(tz: &TimeZone, date: Date, days: i64, now: Timestamp) -> Option<Span> {
+    let start = day_start(tz, date)?;
+    let last = date.checked_add(jiff::Span::new().days(days + 1)).ok()?;
+    let end = day_start(tz, last)?;
+    Span::new(micros(start).max(micros(now)), micros(end))
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// The earliest horizon end among the seats, if any has one.
+pub fn horizon_end(seats: &[Seat], now: Timestamp) -> Option<i64> {
+    seats
+        .iter()
+        .filter_map(|s| s.cal.horizon_days)
+        .map(|d| micros(now).saturating_add(d.saturating_mul(DAY_US)))
+        .min()
+}
+
 /// Locks the booking systems of `ids` (sorted, so two requests always lock
 /// in the same order) and loads each calendar's busy spans, outages and
 /// windows over `range`. Entries in `ignore` (the event's own, when it is
@@ -99,6 +119,24 @@ pub async fn load_seats(
     let ranges: Vec<_> = systems.iter().map(|s| (s, from, to)).collect();
     let entries = bstore::active_spans_many(tx, &ranges).await?;
     let outages = bstore::open_outages_of(tx, &sorted, now).await?;
+    Ok(build_seats(
+        ids, range, now, ignore, &cals, &entries, &outages,
+    ))
+}
+
+/// The seats of `ids` over `range` from rows already read under the
+/// calendars' locks (by [`load_seats`], or once for a whole batch):
+/// `entries` and `outages` may include other calendars' rows and entries
+/// outside `range`; only those of each seat overlapping `range` count.
+pub fn build_seats(
+    ids: &[Uuid],
+    range: Span,
+    now: Timestamp,
+    ignore: &HashSet<Uuid>,
+    cals: &[CalendarRow],
+    entries: &[bstore::BusySpan],
+    outages: &[bstore::OutageRow],
+) -> Vec<Seat> {
     let mut seats = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(cal) = cals.iter().find(|c| c.id.0 == *id).cloned() else {
@@ -109,7 +147,8 @@ pub async fn load_seats(
         let busy: Vec<(Span, Uuid)> = entries
             .iter()
             .filter(|e| e.system_id.0 == *id && !ignore.contains(&e.id.0))
-            .filter_map(|e| span_between(e.start_at.0, e.end_at.0).map(|s| (s, e.id.0)))
+            .filter_map(|e| span_of(e.start_at.0, e.end_at.0).map(|s| (s, e.id.0)))
+            .filter(|(s, _)| s.overlaps(&range))
             .collect();
         let mine = outages
             .iter()
@@ -135,7 +174,7 @@ pub async fn load_seats(
             cal,
         });
     }
-    Ok(seats)
+    seats
 }
 
 /// Why an event could not be placed: the typed reasons of the API.
@@ -289,8 +328,28 @@ pub fn explicit_span(seats: &[Seat], span: Span) -> Explicit {
     }
 }
 
-pub fn span_between(start: Timestamp, end: Timestamp) -> Option<Span> {
-    Span::new(micros(start), micros(end))
+/// The booking entries an event placed at `span` holds: one on each of
+/// `seat_ids` (its own calendar first), labelled with its name and naming
+/// it in their metadata.
+pub fn hold_entries(
+    ev: &super::store::EventRow,
+    seat_ids: &[Uuid],
+    span: Span,
+    now: Timestamp,
+) -> Vec<bstore::EntryRow> {
+    seat_ids
+        .iter()
+        .map(|cal| {
+            bstore::EntryRow::new_active(
+                *cal,
+                span,
+                Vec::new(),
+                ev.name.clone(),
+                serde_json::json!({"event_id": ev.id.0}),
+                now,
+            )
+        })
+        .collect()
 }
 
 /// Deletes the event's active booking entries (each with its

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::batch::{AutoJob, Outcome, PlacementBatcher};
 use super::input::{self, field};
 use super::model::*;
 use super::notify::Hub;
@@ -27,7 +28,7 @@ use super::place::{
 };
 use super::store::{self, CalendarRow, EventFilter, EventRow, NewNotification};
 use crate::booking::rules::{from_micros, micros};
-use crate::booking::store::{self as bstore, EntryRow, Src, SystemRow};
+use crate::booking::store::{self as bstore, Src, SystemRow};
 use crate::clock::SharedClock;
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::Problem;
@@ -64,9 +65,9 @@ pub struct CalendarService {
     clock: SharedClock,
     config: CalendarConfig,
     hub: Arc<Hub>,
+    batcher: PlacementBatcher,
 }
 
-const DAY_US: i64 = 86_400_000_000;
 const MAX_HORIZON_DAYS: i64 = 3660;
 
 impl CalendarRow {
@@ -106,13 +107,16 @@ impl EventRow {
         }
     }
 
-    /// The attendees that are calendars (checked when they were written).
+    /// The attendees that are calendars (checked when they were written),
+    /// each once: one id may be spelled several ways (case, hyphens), and
+    /// a calendar held twice would hold two entries of one event.
     pub fn participants(&self) -> Vec<Uuid> {
+        let mut seen = HashSet::new();
         self.attendees
             .0
             .iter()
             .filter_map(|a| Uuid::parse_str(a.trim()).ok())
-            .filter(|id| *id != self.calendar_id.0)
+            .filter(|id| *id != self.calendar_id.0 && seen.insert(*id))
             .collect()
     }
 
@@ -231,12 +235,16 @@ fn list(ids: &[Uuid]) -> String {
 }
 
 impl CalendarService {
+    /// Must be called inside a tokio runtime: it starts the placement
+    /// batcher.
     pub fn new(db: Db, clock: SharedClock, config: CalendarConfig, hub: Arc<Hub>) -> Self {
+        let batcher = PlacementBatcher::start(db.clone(), clock.clone());
         Self {
             db,
             clock,
             config,
             hub,
+            batcher,
         }
     }
 
@@ -577,7 +585,7 @@ impl CalendarService {
         let limit = page_limit(q.limit.or(Some(100)))? as usize;
         let tz = place::calendar_tz(&cal);
         let now = self.now();
-        let Some(range) = self.day_range(&tz, date, 0, now) else {
+        let Some(range) = place::day_range(&tz, date, 0, now) else {
             return Ok(FreeSlots { items: Vec::new() });
         };
         let mut tx = self.db.begin().await?;
@@ -612,20 +620,6 @@ impl CalendarService {
                 })
                 .collect(),
         })
-    }
-
-    /// `[max(now, local midnight of date), local midnight after date + days)`.
-    fn day_range(
-        &self,
-        tz: &jiff::tz::TimeZone,
-        date: Date,
-        days: i64,
-        now: Timestamp,
-    ) -> Option<Span> {
-        let start = day_start(tz, date)?;
-        let last = date.checked_add(jiff::Span::new().days(days + 1)).ok()?;
-        let end = day_start(tz, last)?;
-        Span::new(micros(start).max(micros(now)), micros(end))
     }
 
     // ---- events: writing ----
@@ -713,14 +707,10 @@ impl CalendarService {
         else {
             return Err(Problem::validation(errors));
         };
-        let cal = store::get_calendar(Src::Db(&self.db), cal_id)
-            .await?
-            .ok_or_else(|| Problem::not_found("calendar", calendar_id))?;
-        self.check_participants(&ids, cal_id).await?;
         let now = self.now();
         let row = EventRow {
             id: DbId(Uuid::now_v7()),
-            calendar_id: cal.id,
+            calendar_id: DbId(cal_id),
             name: input.event_name,
             date: want.date.to_string(),
             start_time: want.start_time.map(input::format_time),
@@ -742,6 +732,25 @@ impl CalendarService {
             created_at: DbTime(now),
             updated_at: DbTime(now),
         };
+        // The common case first: an auto-placement that fits on its date,
+        // in a group commit. The batch reads the calendars itself; anything
+        // it does not place (a missing calendar or participant, a past or
+        // full date) goes the single way, which checks and explains.
+        if want.start_time.is_none() {
+            let job = AutoJob {
+                row: row.clone(),
+                date: want.date,
+                duration_us: want.duration_us,
+                seat_ids: row.seat_ids(),
+            };
+            if let Outcome::Placed(placed) = self.batcher.place(job).await? {
+                return self.after_write(Ok(Ok(*placed)), cal_id, &want, now).await;
+            }
+        }
+        let cal = store::get_calendar(Src::Db(&self.db), cal_id)
+            .await?
+            .ok_or_else(|| Problem::not_found("calendar", calendar_id))?;
+        self.check_participants(&ids, cal_id).await?;
         self.check_not_past(&cal, &want, now)?;
         let placed = self.place_with_retry(row, &want, now, None).await;
         self.after_write(placed, cal_id, &want, now).await
@@ -771,10 +780,7 @@ impl CalendarService {
                 }
             }
             None => {
-                if self
-                    .day_range(&tz, want.date, want.search_days, now)
-                    .is_none()
-                {
+                if place::day_range(&tz, want.date, want.search_days, now).is_none() {
                     return Err(Problem::validation(vec![field(
                         "/date",
                         format!(
@@ -924,7 +930,7 @@ impl CalendarService {
                 .ok_or_else(|| Problem::invalid("/duration", "must be positive"))?
             }
             None => {
-                let Some(range) = self.day_range(&tz, want.date, want.search_days, now) else {
+                let Some(range) = place::day_range(&tz, want.date, want.search_days, now) else {
                     return Ok(Attempt::Refused(Unplaceable::BeyondHorizon));
                 };
                 let step = primary.slot_granularity_s.saturating_mul(1_000_000);
@@ -936,13 +942,13 @@ impl CalendarService {
                 // read only when the date is full.
                 let mut slot = None;
                 if want.search_days > 0
-                    && let Some(day) = self.day_range(&tz, want.date, 0, now)
+                    && let Some(day) = place::day_range(&tz, want.date, 0, now)
                 {
                     let seats = load_seats(tx, &seat_ids, day, now, &own).await?;
                     let req = AutoRequest {
                         duration_us: want.duration_us,
                         range: day,
-                        horizon_end: horizon_end(&seats, now),
+                        horizon_end: place::horizon_end(&seats, now),
                         align: (origin, step),
                     };
                     slot = place::auto_slot(&seats, &req).ok();
@@ -954,7 +960,7 @@ impl CalendarService {
                         let req = AutoRequest {
                             duration_us: want.duration_us,
                             range,
-                            horizon_end: horizon_end(&seats, now),
+                            horizon_end: place::horizon_end(&seats, now),
                             align: (origin, step),
                         };
                         match place::auto_slot(&seats, &req) {
@@ -1064,7 +1070,7 @@ impl CalendarService {
             .unwrap_or_else(|_| now.to_zoned(tz.clone()).date());
         let days = d.search_days.max(self.config.replace_days);
         let from = d.start_at;
-        let slot = match self.day_range(&tz, date, days, now) {
+        let slot = match place::day_range(&tz, date, days, now) {
             None => None,
             Some(range) => {
                 let seats = load_seats(tx, &seat_ids, range, now, &HashSet::new()).await?;
@@ -1072,7 +1078,7 @@ impl CalendarService {
                 let req = AutoRequest {
                     duration_us: d.duration_us,
                     range,
-                    horizon_end: horizon_end(&seats, now),
+                    horizon_end: place::horizon_end(&seats, now),
                     align: (origin, cal.slot_granularity_s.saturating_mul(1_000_000)),
                 };
                 place::auto_slot(&seats, &req).ok()
@@ -1117,24 +1123,8 @@ impl CalendarService {
         span: Span,
         now: Timestamp,
     ) -> Result<(), Problem> {
-        let mut rows = Vec::with_capacity(seat_ids.len());
+        let rows = place::hold_entries(ev, seat_ids, span, now);
         for cal in seat_ids {
-            rows.push(EntryRow {
-                id: DbId(Uuid::now_v7()),
-                system_id: DbId(*cal),
-                start_at: DbTime(from_micros(span.start)),
-                end_at: DbTime(from_micros(span.end)),
-                capabilities: DbStrings(Vec::new()),
-                label: ev.name.clone(),
-                metadata: Json(json!({"event_id": ev.id.0})),
-                status: "active".into(),
-                version: 1,
-                evicted_by: None,
-                evicted_at: None,
-                evict_reason: None,
-                created_at: DbTime(now),
-                updated_at: DbTime(now),
-            });
             bstore::widen_max_entry(tx, *cal, span.len()).await?;
         }
         let events: Vec<Value> = rows
@@ -1410,15 +1400,6 @@ impl CalendarService {
             }
         }
     }
-}
-
-/// The earliest horizon end among the seats, if any has one.
-fn horizon_end(seats: &[Seat], now: Timestamp) -> Option<i64> {
-    seats
-        .iter()
-        .filter_map(|s| s.cal.horizon_days)
-        .map(|d| micros(now).saturating_add(d.saturating_mul(DAY_US)))
-        .min()
 }
 
 /// A 409 for an explicit span taken by entries that cannot be displaced:

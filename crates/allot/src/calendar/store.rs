@@ -219,6 +219,88 @@ pub async fn insert_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
+/// Inserts many new events and the holds tying entries to them, in two
+/// statements whatever their number (the group commit of
+/// auto-placements). Each row travels as a JSON object named by column,
+/// times in the one text form both databases read.
+pub async fn insert_events_with_holds(
+    tx: &mut Tx<'_>,
+    events: &[EventRow],
+    holds: &[(Uuid, Uuid, Uuid)],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let time = |t: &DbTime| t.to_sqlite_text();
+    let docs: Vec<Value> = events
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id.0, "calendar_id": r.calendar_id.0, "name": r.name,
+                "date": r.date, "start_time": r.start_time,
+                "duration_us": r.duration_us, "search_days": r.search_days,
+                "start_at": r.start_at.as_ref().map(time), "end_at": r.end_at.as_ref().map(time),
+                "attendees": r.attendees.0, "location": r.location,
+                "placement": r.placement, "state": r.state,
+                "outside_working_hours": r.outside_working_hours, "version": r.version,
+                "created_at": time(&r.created_at), "updated_at": time(&r.updated_at),
+            })
+        })
+        .collect();
+    let holds: Vec<Value> = holds
+        .iter()
+        .map(|(entry, event, cal)| {
+            serde_json::json!({"entry_id": entry, "event_id": event, "calendar_id": cal})
+        })
+        .collect();
+    let (events_doc, holds_doc) = (
+        Value::Array(docs).to_string(),
+        Value::Array(holds).to_string(),
+    );
+    match tx {
+        Tx::Sqlite { tx, .. } => {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO calendar_events ({EVENT_COLS}) \
+                 SELECT value ->> 'id', value ->> 'calendar_id', value ->> 'name', value ->> 'date', \
+                 value ->> 'start_time', value ->> 'duration_us', value ->> 'search_days', \
+                 value ->> 'start_at', value ->> 'end_at', value ->> 'attendees', value ->> 'location', \
+                 value ->> 'placement', value ->> 'state', value ->> 'outside_working_hours', \
+                 value ->> 'version', value ->> 'created_at', value ->> 'updated_at' \
+                 FROM json_each($1) ORDER BY key"
+            )))
+            .bind(&events_doc)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO calendar_holds (entry_id, event_id, calendar_id) \
+                 SELECT value ->> 'entry_id', value ->> 'event_id', value ->> 'calendar_id' \
+                 FROM json_each($1) ORDER BY key",
+            )
+            .bind(&holds_doc)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Tx::Postgres(tx) => {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO calendar_events ({EVENT_COLS}) SELECT {EVENT_COLS} \
+                 FROM jsonb_populate_recordset(NULL::calendar_events, $1::jsonb)"
+            )))
+            .bind(&events_doc)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO calendar_holds (entry_id, event_id, calendar_id) \
+                 SELECT entry_id, event_id, calendar_id \
+                 FROM jsonb_populate_recordset(NULL::calendar_holds, $1::jsonb)",
+            )
+            .bind(&holds_doc)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes every mutable column of an event, whose `version` must be one
 /// more than the stored one: every change goes up by exactly one, so a
 /// stored version that moved since this row was read refuses the write
