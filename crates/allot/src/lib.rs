@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod leader;
 pub mod node;
 pub mod server;
+pub mod sim;
 pub mod store;
 pub mod testing;
 pub mod tls;

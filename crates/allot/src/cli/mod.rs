@@ -1,7 +1,8 @@
 //! The `allot` command line: `serve` runs the service; `token create` writes
 //! to its database; `tasks` and `executions` (jobs), `systems`, `entries`
 //! and `outages` (booking) and `calendars`, `events` and `notifications`
-//! (calendar) are clients of its API.
+//! (calendar) are clients of its API; `sim` runs simulators of what allot
+//! schedules against.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the server refused the
 //! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
@@ -72,6 +73,16 @@ pub enum Command {
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a simulator of something allot schedules against.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// A cloud provider: rate-limited VM start/stop calls, VMs allocated at
+    /// a fixed rate, injected faults (see docs/provisioning.md).
+    Cloud(crate::sim::cloud::command::CloudArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +125,7 @@ pub fn main() -> ExitCode {
             Command::Calendars(args) => calendars::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Notifications(args) => notifications::run(args).await,
+            Command::Sim(SimCommand::Cloud(args)) => crate::sim::cloud::command::run(args).await,
             Command::Bench(bench) => {
                 crate::tls::install();
                 let result = match bench {
@@ -462,5 +474,99 @@ mod tests {
             .is_ok()
         );
         assert!(ok(&["notifications", "tail", "--calendar", "c1"]).is_ok());
+    }
+
+    #[test]
+    fn sim_cloud_flags() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["allot", "sim", "cloud"];
+            argv.extend(args);
+            Cli::try_parse_from(argv)
+        };
+        let config = |args: &[&str]| match parse(args) {
+            Ok(Cli {
+                command: super::Command::Sim(super::SimCommand::Cloud(a)),
+            }) => a.config(),
+            other => panic!("{args:?} should parse, got {other:?}"),
+        };
+        assert_eq!(config(&[]), crate::sim::cloud::CloudConfig::default());
+        let c = config(&[
+            "--listen",
+            "0.0.0.0:0",
+            "--vms-per-minute",
+            "0.5",
+            "--requests-per-second",
+            "5",
+            "--boot-delay",
+            "2m",
+            "--window",
+            "1500ms",
+            "--seed",
+            "42",
+            "--fail-rate",
+            "0.1",
+            "--delay-rate",
+            "1",
+            "--delay",
+            "3s",
+            "--start-timeout-rate",
+            "0.05",
+            "--timeout-after",
+            "1m",
+        ]);
+        assert_eq!(c.listen, "0.0.0.0:0");
+        assert_eq!(c.vms_per_minute, 0.5);
+        assert_eq!(c.requests_per_second, 5);
+        assert_eq!(c.boot_delay, std::time::Duration::from_secs(120));
+        assert_eq!(c.window, std::time::Duration::from_millis(1500));
+        assert_eq!(c.seed, Some(42));
+        assert_eq!(c.faults.fail_rate, 0.1);
+        assert_eq!(c.faults.delay_rate, 1.0);
+        assert_eq!(c.faults.delay, std::time::Duration::from_secs(3));
+        assert_eq!(c.faults.start_timeout_rate, 0.05);
+        assert_eq!(c.faults.timeout_after, std::time::Duration::from_secs(60));
+        assert_eq!(c.validate(), Ok(()));
+        for bad in [
+            &["--fail-rate", "1.5"][..],
+            &["--delay-rate=-0.1"],
+            &["--start-timeout-rate", "half"],
+            &["--vms-per-minute", "0"],
+            &["--vms-per-minute", "inf"],
+            &["--requests-per-second", "0"],
+            &["--window", "0s"],
+            &["--boot-delay", "30"],
+            &["--delay", "1.5s"],
+            &["--seed=-1"],
+        ] {
+            let e = parse(bad).expect_err("refused");
+            let flag = bad[0].split('=').next().unwrap_or(bad[0]);
+            assert!(e.to_string().contains(flag), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn sim_cloud_help_documents_every_flag() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("sim")
+            .and_then(|s| s.find_subcommand_mut("cloud"))
+            .expect("allot sim cloud exists")
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--listen",
+            "--vms-per-minute",
+            "--requests-per-second",
+            "--boot-delay",
+            "--window",
+            "--seed",
+            "--fail-rate",
+            "--delay-rate",
+            "--delay ",
+            "--start-timeout-rate",
+            "--timeout-after",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        }
     }
 }
