@@ -6,6 +6,7 @@ pub mod booking;
 pub mod calendar;
 pub mod jobs;
 pub mod load;
+pub mod provisioning;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -95,6 +95,9 @@ pub enum BenchCommand {
     /// Auto-placements per second on a calendar with 10,000 events and of
     /// 10-attendee events (HTTP), and the common-slot search alone.
     Calendar(crate::bench::calendar::CalendarBenchArgs),
+    /// The provisioning planner: a plan for 1,000 exams of 2,500 students,
+    /// a replan after one change, a large ledger, and a per-VM baseline.
+    Provisioning(crate::bench::provisioning::ProvisioningBenchArgs),
 }
 
 pub const EXIT_REFUSED: u8 = 1;
@@ -132,6 +135,7 @@ pub fn main() -> ExitCode {
                     BenchCommand::Jobs(args) => crate::bench::jobs::run(args).await,
                     BenchCommand::Booking(args) => crate::bench::booking::run(args).await,
                     BenchCommand::Calendar(args) => crate::bench::calendar::run(args).await,
+                    BenchCommand::Provisioning(args) => crate::bench::provisioning::run(args).await,
                 };
                 match result {
                     Ok(()) => ExitCode::SUCCESS,
