@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// calendar: the largest attachment accepted, in bytes (default 10485760, 10 MiB).
     #[arg(long, env = "ALLOT_CALENDAR_MAX_ATTACHMENT_BYTES")]
     pub calendar_max_attachment_bytes: Option<usize>,
+    /// provisioning: the most students (one VM each) an exam may have (default 10000).
+    #[arg(long, env = "ALLOT_PROVISIONING_MAX_STUDENTS")]
+    pub provisioning_max_students: Option<u32>,
 }
 
 /// Settings after every source has been applied.
@@ -102,6 +105,7 @@ pub struct ServeConfig {
     pub booking_sweep_tolerance: Duration,
     pub calendar_max_event: Duration,
     pub calendar_max_attachment_bytes: usize,
+    pub provisioning_max_students: u32,
 }
 
 fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
@@ -163,6 +167,15 @@ impl ServeArgs {
         if calendar_max_event < Duration::from_secs(1) {
             return Err("--calendar-max-event must be at least 1s".to_string());
         }
+        let provisioning_max_students = pick!(provisioning_max_students)
+            .unwrap_or(crate::provisioning::service::DEFAULT_MAX_STUDENTS);
+        // The column is a 32-bit integer.
+        if !(1..=i32::MAX as u32).contains(&provisioning_max_students) {
+            return Err(format!(
+                "--provisioning-max-students must be 1 to {}",
+                i32::MAX
+            ));
+        }
         Ok(ServeConfig {
             database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             listen: pick!(listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
@@ -201,6 +214,7 @@ impl ServeArgs {
             calendar_max_attachment_bytes: pick!(calendar_max_attachment_bytes)
                 .unwrap_or(10 * 1024 * 1024)
                 .max(1),
+            provisioning_max_students,
         })
     }
 }
@@ -217,6 +231,25 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(30));
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert!(!c.log_json);
+    }
+
+    #[test]
+    fn the_student_maximum_fits_the_column() {
+        let max = |n: Option<u32>| {
+            ServeArgs {
+                provisioning_max_students: n,
+                ..Default::default()
+            }
+            .resolve()
+            .map(|c| c.provisioning_max_students)
+        };
+        assert_eq!(max(None), Ok(10_000));
+        assert_eq!(max(Some(1)), Ok(1));
+        assert_eq!(max(Some(i32::MAX as u32)), Ok(i32::MAX as u32));
+        for bad in [0, i32::MAX as u32 + 1] {
+            let err = max(Some(bad)).unwrap_err();
+            assert!(err.contains("--provisioning-max-students"), "{err}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::jobs::engine::EngineConfig;
 use crate::jobs::kinds::KindSettings;
 use crate::jobs::{Jobs, JobsConfig};
 use crate::node::Node;
+use crate::provisioning::{Provisioning, ProvisioningConfig};
 use crate::store::{Db, DbOptions};
 
 /// A built server, ready to serve.
@@ -26,6 +27,7 @@ pub struct Server {
     pub router: axum::Router,
     pub jobs: Jobs,
     pub booking: Booking,
+    pub provisioning: Provisioning,
     pub node: Node,
     pub db: Db,
     /// A token created because the database had none (printed once at start).
@@ -138,6 +140,19 @@ impl Server {
             crate::calendar::webhooks::Deliverer::new(db.clone(), clock.clone())
                 .spawn(stop.clone());
         }
+        // The exam watcher follows the exams table for the provisioning
+        // executor; like the other background workers it runs on every
+        // replica (it only reads).
+        let provisioning = Provisioning::start(
+            db.clone(),
+            ProvisioningConfig {
+                max_students: config.provisioning_max_students,
+            },
+            background,
+            stop.clone(),
+        )
+        .await
+        .map_err(|e| format!("cannot start the exam watcher: {e}"))?;
         let state = AppState {
             db: db.clone(),
             clock,
@@ -145,6 +160,8 @@ impl Server {
             jobs: jobs.service.clone(),
             booking: booking.service.clone(),
             calendar,
+            exams: provisioning.exams.clone(),
+            exam_watcher: provisioning.watcher.clone(),
             metrics: crate::http::metrics::handle(),
         };
         let limits = HttpLimits {
@@ -160,6 +177,7 @@ impl Server {
             router,
             jobs,
             booking,
+            provisioning,
             node,
             db,
             first_token,

@@ -1,8 +1,8 @@
 //! The `allot tasks` / `allot executions`, booking (`systems`, `entries`,
-//! `outages`) and calendar (`calendars`, `events`, `notifications`)
-//! commands against a real `allot serve` process: the binaries as a user
-//! runs them, checked by output and exit code (0 ok, 1 refused, 2 usage,
-//! 3 unreachable).
+//! `outages`), calendar (`calendars`, `events`, `notifications`) and
+//! provisioning (`exams`) commands against a real `allot serve` process:
+//! the binaries as a user runs them, checked by output and exit code (0 ok,
+//! 1 refused, 2 usage, 3 unreachable).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -965,6 +965,126 @@ fn calendar_round_trip_against_a_live_server() {
     server.cli(&["events", "delete", &auto_id]).ok();
     let gone = server.cli(&["events", "get", &auto_id]);
     assert_eq!(gone.code, 1, "{}", gone.stderr);
+}
+
+#[test]
+fn exams_round_trip_against_a_live_server() {
+    let server = Server::start();
+
+    let created = server
+        .cli(&[
+            "exams",
+            "create",
+            "--name",
+            "Physics 101",
+            "--start",
+            "2030-06-03T10:00:00+02:00",
+            "--end",
+            "2030-06-03T10:00:00Z",
+            "--students",
+            "120",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(created.stdout.lines().count(), 1, "--json is one line");
+    let exam = created.json();
+    let exam_id = text(&exam, "id");
+    assert_eq!(exam["start_at"], "2030-06-03T08:00:00Z", "{exam}");
+    assert_eq!(exam["students"], 120, "{exam}");
+    let soon = server
+        .cli(&[
+            "exams",
+            "create",
+            "--name",
+            "rehearsal",
+            "--start",
+            "+2h",
+            "--end",
+            "+3h",
+            "--students",
+            "5",
+        ])
+        .ok();
+    assert!(soon.stdout.contains("rehearsal"), "{}", soon.stdout);
+
+    // By start: the rehearsal (in two hours) before the 2030 exam.
+    let table = server.cli(&["exams", "list"]).ok();
+    assert!(table.stdout.starts_with("ID "), "{}", table.stdout);
+    let physics = table.stdout.find("Physics 101").expect("listed");
+    let rehearsal = table.stdout.find("rehearsal").expect("listed");
+    assert!(rehearsal < physics, "{}", table.stdout);
+    let later = server
+        .cli(&["exams", "list", "--from", "+1d", "--json"])
+        .ok()
+        .json();
+    assert_eq!(later["items"].as_array().map(Vec::len), Some(1), "{later}");
+    assert_eq!(later["items"][0]["id"], exam_id.as_str(), "{later}");
+
+    let updated = server
+        .cli(&["exams", "update", &exam_id, "--students", "130", "--json"])
+        .ok()
+        .json();
+    assert_eq!(updated["students"], 130, "{updated}");
+    let shown = server.cli(&["exams", "get", &exam_id]).ok();
+    assert!(shown.stdout.contains("130"), "{}", shown.stdout);
+
+    // Refused by the server (exit 1, the field named) or by the command
+    // line before anything is sent (exit 2).
+    let backwards = server.cli(&["exams", "update", &exam_id, "--end", "2030-06-03T07:00:00Z"]);
+    assert_eq!(backwards.code, 1, "{}", backwards.stderr);
+    assert!(backwards.stderr.contains("/end_at"), "{}", backwards.stderr);
+    let none = server.cli(&[
+        "exams",
+        "create",
+        "--name",
+        "empty",
+        "--start",
+        "+1h",
+        "--end",
+        "+2h",
+        "--students",
+        "0",
+    ]);
+    assert_eq!(none.code, 1, "{}", none.stderr);
+    assert!(none.stderr.contains("/students"), "{}", none.stderr);
+    for bad in [
+        &[
+            "exams",
+            "create",
+            "--name",
+            "x",
+            "--start",
+            "soon",
+            "--end",
+            "+2h",
+            "--students",
+            "1",
+        ][..],
+        &[
+            "exams",
+            "create",
+            "--name",
+            "x",
+            "--start",
+            "+1h",
+            "--end",
+            "+2h",
+            "--students",
+            "-3",
+        ],
+        &["exams", "update", &exam_id],
+        &["exams", "get", "../tokens"],
+    ] {
+        let out = server.cli(bad);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+    }
+
+    let deleted = server.cli(&["exams", "delete", &exam_id]).ok();
+    assert!(deleted.stdout.contains(&exam_id), "{}", deleted.stdout);
+    let gone = server.cli(&["exams", "get", &exam_id]);
+    assert_eq!(gone.code, 1, "{}", gone.stderr);
+    let left = server.cli(&["exams", "list", "--json"]).ok().json();
+    assert_eq!(left["items"].as_array().map(Vec::len), Some(1), "{left}");
 }
 
 #[test]

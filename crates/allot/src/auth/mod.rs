@@ -19,6 +19,8 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "booking:write",
     "calendar:read",
     "calendar:write",
+    "provisioning:read",
+    "provisioning:write",
 ];
 
 /// A new random token secret: `allot_` and 64 hex digits (256 bits).

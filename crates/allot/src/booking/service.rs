@@ -128,8 +128,9 @@ fn parse_window(s: &str) -> Result<i64, FieldError> {
 const EARLIEST: Timestamp = Timestamp::constant(-62_135_596_800, 0);
 
 /// A time from a request: truncated to microseconds (what both databases
-/// keep) and in years 1 to 9999.
-fn accepted_time(t: Timestamp, pointer: &str) -> Result<Timestamp, FieldError> {
+/// keep) and in years 1 to 9999. Shared with the other modules that take
+/// times.
+pub(crate) fn accepted_time(t: Timestamp, pointer: &str) -> Result<Timestamp, FieldError> {
     if t < EARLIEST {
         return Err(field(pointer, "times must be in years 1 to 9999"));
     }
@@ -154,7 +155,8 @@ fn accept_times(times: [(&mut Option<Timestamp>, &str); 3]) -> Result<(), Proble
     }
 }
 
-fn query_time(name: &str, value: &Option<String>) -> Result<Option<Timestamp>, Problem> {
+/// A time query parameter, checked like [`accepted_time`]; a 400 naming it.
+pub(crate) fn query_time(name: &str, value: &Option<String>) -> Result<Option<Timestamp>, Problem> {
     value
         .as_deref()
         .map(|v| {

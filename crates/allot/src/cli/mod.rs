@@ -1,8 +1,8 @@
 //! The `allot` command line: `serve` runs the service; `token create` writes
 //! to its database; `tasks` and `executions` (jobs), `systems`, `entries`
-//! and `outages` (booking) and `calendars`, `events` and `notifications`
-//! (calendar) are clients of its API; `sim` runs simulators of what allot
-//! schedules against.
+//! and `outages` (booking), `calendars`, `events` and `notifications`
+//! (calendar) and `exams` (provisioning) are clients of its API; `sim` runs
+//! simulators of what allot schedules against.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the server refused the
 //! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
@@ -17,6 +17,7 @@ mod client;
 mod entries;
 mod error;
 mod events;
+mod exams;
 mod executions;
 mod notifications;
 mod outages;
@@ -70,6 +71,8 @@ pub enum Command {
     /// Read or follow the calendar notification feed (unplaceable,
     /// displaced, ...).
     Notifications(notifications::NotificationsArgs),
+    /// Add, list, change and remove the exams VMs are provisioned for.
+    Exams(exams::ExamsArgs),
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -128,6 +131,7 @@ pub fn main() -> ExitCode {
             Command::Calendars(args) => calendars::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Notifications(args) => notifications::run(args).await,
+            Command::Exams(args) => exams::run(args).await,
             Command::Sim(SimCommand::Cloud(args)) => crate::sim::cloud::command::run(args).await,
             Command::Bench(bench) => {
                 crate::tls::install();

@@ -26,6 +26,7 @@ use crate::booking::BookingService;
 use crate::calendar::CalendarService;
 use crate::clock::SharedClock;
 use crate::jobs::service::JobService;
+use crate::provisioning::{ExamService, ExamWatcher};
 use crate::store::Db;
 
 /// What every handler can reach.
@@ -37,6 +38,10 @@ pub struct AppState {
     pub jobs: Arc<JobService>,
     pub booking: Arc<BookingService>,
     pub calendar: Arc<CalendarService>,
+    pub exams: Arc<ExamService>,
+    /// The exams and a signal when they change; `None` when the server
+    /// runs without background workers.
+    pub exam_watcher: Option<ExamWatcher>,
     pub metrics: PrometheusHandle,
 }
 
@@ -69,6 +74,7 @@ pub fn router(state: AppState, gate: Arc<Gate>, limits: &HttpLimits) -> Router {
         .merge(crate::calendar::attachments::routes(
             limits.max_attachment_bytes,
         ))
+        .merge(crate::provisioning::api::routes())
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .merge(v1)

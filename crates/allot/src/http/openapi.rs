@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use crate::{booking, calendar, jobs};
+use crate::{booking, calendar, jobs, provisioning};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,10 +64,15 @@ use crate::{booking, calendar, jobs};
         calendar::attachments::download,
         calendar::attachments::remove,
         calendar::api::deliveries,
+        provisioning::api::create_exam,
+        provisioning::api::list_exams,
+        provisioning::api::get_exam,
+        provisioning::api::update_exam,
+        provisioning::api::delete_exam,
     ),
     components(schemas(super::problem::Problem, super::problem::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "calendar", description = "Events auto-placed into open slots of calendars, with notifications"), (name = "ops", description = "Health and metrics"))
+    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "calendar", description = "Events auto-placed into open slots of calendars, with notifications"), (name = "provisioning", description = "Exams to provision one VM per student for"), (name = "ops", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 
