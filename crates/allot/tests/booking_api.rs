@@ -19,26 +19,6 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// A 422 validation problem naming `pointer` among its errors.
-fn assert_invalid(status: StatusCode, problem: &Value, pointer: &str, what: &str) {
-    assert_problem(
-        status,
-        problem,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    );
-    let pointers: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{what}: no errors in {problem}"))
-        .iter()
-        .map(|e| e["pointer"].as_str().expect("pointer"))
-        .collect();
-    assert!(
-        pointers.contains(&pointer),
-        "{what}: expected {pointer:?} in {pointers:?}"
-    );
-}
-
 /// A request with extra headers (If-Match), which `TestApp::call_full` cannot send.
 async fn call_headers(
     app: &TestApp,

@@ -31,26 +31,6 @@ use tokio_util::sync::CancellationToken;
 /// How soon the watcher must report a change.
 const PICK_UP: Duration = Duration::from_secs(2);
 
-/// A 422 validation problem naming `pointer` among its errors.
-fn assert_invalid(status: StatusCode, problem: &Value, pointer: &str, what: &str) {
-    assert_problem(
-        status,
-        problem,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-    );
-    let pointers: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{what}: no errors in {problem}"))
-        .iter()
-        .map(|e| e["pointer"].as_str().expect("pointer"))
-        .collect();
-    assert!(
-        pointers.contains(&pointer),
-        "{what}: expected {pointer:?} in {pointers:?} ({problem})"
-    );
-}
-
 fn exam(name: &str, start: i64, end: i64, students: i64) -> Value {
     json!({"name": name, "start_at": h(start), "end_at": h(end), "students": students})
 }

@@ -250,3 +250,23 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, sl
         "{body}"
     );
 }
+
+/// A 422 validation problem naming `pointer` among its errors.
+pub fn assert_invalid(status: StatusCode, problem: &Value, pointer: &str, what: &str) {
+    assert_problem(
+        status,
+        problem,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    );
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no errors in {problem}"))
+        .iter()
+        .map(|e| e["pointer"].as_str().expect("pointer"))
+        .collect();
+    assert!(
+        pointers.contains(&pointer),
+        "{what}: expected {pointer:?} in {pointers:?} ({problem})"
+    );
+}
