@@ -10,7 +10,6 @@ mod common;
 
 use std::time::Duration;
 
-use allot::auth::{TokenStore, hash_secret};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use common::booking::*;
@@ -163,16 +162,6 @@ async fn snapshot(app: &TestApp, sys: &str) -> Value {
         "outages": get(app, &format!("/v1/systems/{sys}/outages")).await,
         "events": stored_events(app).await,
     })
-}
-
-async fn add_token(app: &TestApp, name: &str, scopes: &[&str]) -> String {
-    let secret = format!("{name}-secret");
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    TokenStore::new(app.db().clone())
-        .insert(name, &hash_secret(&secret), &scopes, start_time())
-        .await
-        .expect("insert token");
-    secret
 }
 
 // ---- shapes ----
@@ -1650,7 +1639,7 @@ both_backends!(
         }
 
         // A jobs token has no business here.
-        let jobs = add_token(&app, "jobs-reader", &["jobs:read"]).await;
+        let jobs = app.add_token("jobs-reader", &["jobs:read"]).await;
         for path in &reads {
             let (status, problem) = app.call_with("GET", path, None, Some(&jobs), "").await;
             assert_problem(status, &problem, StatusCode::FORBIDDEN, "forbidden");
@@ -1674,7 +1663,7 @@ both_backends!(
         }
 
         // booking:read reads everything and writes nothing, whatever the body.
-        let reader = add_token(&app, "booking-reader", &["booking:read"]).await;
+        let reader = app.add_token("booking-reader", &["booking:read"]).await;
         for path in &reads {
             let (status, body) = app.call_with("GET", path, None, Some(&reader), "").await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -1712,7 +1701,7 @@ both_backends!(
         );
 
         // booking:write implies booking:read.
-        let writer = add_token(&app, "booking-writer", &["booking:write"]).await;
+        let writer = app.add_token("booking-writer", &["booking:write"]).await;
         for path in &reads {
             let (status, body) = app.call_with("GET", path, None, Some(&writer), "").await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");

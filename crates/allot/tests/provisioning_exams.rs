@@ -13,7 +13,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use allot::auth::{TokenStore, hash_secret};
 use allot::clock::{ManualClock, SharedClock};
 use allot::config::ServeArgs;
 use allot::provisioning::{ExamSnapshot, ExamWatcher};
@@ -58,16 +57,6 @@ async fn stored(app: &TestApp) -> i64 {
         .fetch_one(p)
         .await
         .expect("count exams"))
-}
-
-async fn add_token(app: &TestApp, name: &str, scopes: &[&str]) -> String {
-    let secret = format!("{name}-secret");
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    TokenStore::new(app.db().clone())
-        .insert(name, &hash_secret(&secret), &scopes, start_time())
-        .await
-        .expect("insert token");
-    secret
 }
 
 // ---- the API ----
@@ -453,13 +442,13 @@ both_backends!(scopes_guard_the_exam_routes, |backend| async move {
         assert_problem(status, &problem, StatusCode::UNAUTHORIZED, "unauthorized");
     }
 
-    let booking = add_token(&app, "booking-writer", &["booking:write"]).await;
+    let booking = app.add_token("booking-writer", &["booking:write"]).await;
     for path in &reads {
         let (status, problem) = send("GET", path.clone(), None, Some(booking.clone())).await;
         assert_problem(status, &problem, StatusCode::FORBIDDEN, "forbidden");
         assert_eq!(problem["required_scope"], "provisioning:read");
     }
-    let reader = add_token(&app, "exam-reader", &["provisioning:read"]).await;
+    let reader = app.add_token("exam-reader", &["provisioning:read"]).await;
     for path in &reads {
         let (status, body) = send("GET", path.clone(), None, Some(reader.clone())).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -479,7 +468,7 @@ both_backends!(scopes_guard_the_exam_routes, |backend| async move {
     );
 
     // provisioning:write implies provisioning:read.
-    let writer = add_token(&app, "exam-writer", &["provisioning:write"]).await;
+    let writer = app.add_token("exam-writer", &["provisioning:write"]).await;
     for path in &reads {
         let (status, body) = send("GET", path.clone(), None, Some(writer.clone())).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");

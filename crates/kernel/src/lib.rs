@@ -10,4 +10,7 @@ pub mod booking;
 pub mod calendar;
 pub mod duration;
 pub mod jobs;
+
 pub mod provisioning;
+#[cfg(test)]
+mod test_support;

@@ -72,6 +72,22 @@ pub fn start_time() -> Timestamp {
 }
 
 impl TestApp {
+    /// Stores a token `NAME-secret` with `scopes` and returns its secret.
+    pub async fn add_token(&self, name: &str, scopes: &[&str]) -> String {
+        let secret = format!("{name}-secret");
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        allot::auth::TokenStore::new(self.db().clone())
+            .insert(
+                name,
+                &allot::auth::hash_secret(&secret),
+                &scopes,
+                start_time(),
+            )
+            .await
+            .expect("insert token");
+        secret
+    }
+
     /// A server without background loops: the test ticks the claim loop.
     pub async fn new(backend: Backend) -> Option<TestApp> {
         Self::with_args(backend, ServeArgs::default()).await

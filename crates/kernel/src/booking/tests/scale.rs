@@ -2,26 +2,9 @@
 //! tree stays right (and fast) far beyond what the oracle tests reach.
 
 use crate::booking::{FitRules, Micros, Span, Timeline, admits, earliest_fit};
+use crate::test_support::Rng;
 
-/// splitmix64: a tiny deterministic generator, so the test needs no seed
-/// plumbing and fails the same way every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-}
-
-const HORIZON: u64 = 1_000_000_000;
+const HORIZON: i64 = 1_000_000_000;
 
 fn random_span(rng: &mut Rng) -> Span {
     let start = rng.below(HORIZON);
@@ -110,7 +93,7 @@ fn hundred_thousand_spans_agree_with_a_sweep() {
         assert!(timeline.remove(old));
         assert!(!timeline.remove(Span {
             start: old.start,
-            end: old.end + HORIZON as i64,
+            end: old.end + HORIZON,
         }));
         let new = random_span(&mut rng);
         timeline.insert(new);
@@ -122,7 +105,7 @@ fn hundred_thousand_spans_agree_with_a_sweep() {
     assert_eq!(timeline.assert_tree_invariants(), change_points(&spans));
     let probe = Span {
         start: 0,
-        end: HORIZON as i64 / 10,
+        end: HORIZON / 10,
     };
 
     // Search lands on an admitted slot whose start cannot move earlier.

@@ -3,6 +3,7 @@
 
 use super::checks::check;
 use super::oracle::replay;
+use super::vm;
 use crate::booking::Micros;
 use crate::provisioning::{
     Exam, ExamId, Plan, Profile, StartRun, StopCall, Vm, VmKey, VmState, plan,
@@ -20,18 +21,6 @@ fn exam(id: u128, start: Micros, end: Micros, students: u32) -> Exam {
         start,
         end,
         students,
-    }
-}
-
-fn vm(exam: u128, slot: u32, state: VmState, requested_at: Micros, stoppable: bool) -> Vm {
-    Vm {
-        key: VmKey {
-            exam: ExamId(exam),
-            slot,
-        },
-        state,
-        requested_at,
-        stoppable,
     }
 }
 

@@ -42,14 +42,8 @@ fn ledger(ids: u128, slots: u32, low: i64, high: i64) -> impl Strategy<Value = V
     )
     .prop_map(|rows| {
         rows.into_iter()
-            .map(|(exam, slot, state, requested_at, stoppable)| Vm {
-                key: VmKey {
-                    exam: ExamId(exam),
-                    slot,
-                },
-                state,
-                requested_at,
-                stoppable,
+            .map(|(exam, slot, state, requested_at, stoppable)| {
+                super::vm(exam, slot, state, requested_at, stoppable)
             })
             .collect()
     })

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::checks::{check, holders};
 use super::oracle::{Objective, best, best_by_enumeration, first_ready};
 use crate::booking::Micros;
-use crate::provisioning::{Exam, ExamId, Profile, Vm, VmKey, VmState, plan};
+use crate::provisioning::{Exam, ExamId, Profile, Vm, VmState, plan};
 
 #[derive(Debug, Clone)]
 pub(super) struct Case {
@@ -61,14 +61,8 @@ fn small() -> impl Strategy<Value = Case> {
                 .collect(),
             ledger: ledger
                 .into_iter()
-                .map(|(exam, slot, state, requested_at, stoppable)| Vm {
-                    key: VmKey {
-                        exam: ExamId(exam),
-                        slot,
-                    },
-                    state,
-                    requested_at,
-                    stoppable,
+                .map(|(exam, slot, state, requested_at, stoppable)| {
+                    super::vm(exam, slot, state, requested_at, stoppable)
                 })
                 .collect(),
         })

@@ -2,46 +2,16 @@
 //! 2,500 students over three days. Run it with
 //! `cargo test -p allot-kernel --release provisioning -- --ignored --nocapture`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::checks::check;
 use crate::booking::Micros;
 use crate::provisioning::{Exam, ExamId, Profile, Vm, VmKey, VmState, plan};
+use crate::test_support::{Rng, median};
 
 const MINUTE: Micros = 60_000_000;
 const HOUR: Micros = 60 * MINUTE;
 const DAY: Micros = 24 * HOUR;
-
-/// splitmix64, as in the booking scale test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: i64) -> i64 {
-        (self.next() % n as u64) as i64
-    }
-}
-
-/// The median of `runs` timings of `f`, after a warm-up run.
-fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut last = f();
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            last = std::hint::black_box(f());
-            started.elapsed()
-        })
-        .collect();
-    times.sort_unstable();
-    (times[times.len() / 2], last)
-}
 
 #[test]
 #[ignore = "a timing check; run in release with --ignored --nocapture"]
