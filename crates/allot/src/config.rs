@@ -81,6 +81,18 @@ pub struct ServeArgs {
     /// provisioning: the most students (one VM each) an exam may have (default 10000).
     #[arg(long, env = "ALLOT_PROVISIONING_MAX_STUDENTS")]
     pub provisioning_max_students: Option<u32>,
+    /// provisioning: the cloud provider's URL (e.g. an `allot sim cloud`); without one the executor is off.
+    #[arg(long, env = "ALLOT_CLOUD_URL")]
+    pub cloud_url: Option<String>,
+    /// provisioning: VMs the provider allocates per minute (default 10).
+    #[arg(long, env = "ALLOT_CLOUD_VMS_PER_MINUTE")]
+    pub cloud_vms_per_minute: Option<u32>,
+    /// provisioning: requests per second the provider accepts on each of start() and stop() (default 3).
+    #[arg(long, env = "ALLOT_CLOUD_REQUESTS_PER_SECOND")]
+    pub cloud_requests_per_second: Option<u32>,
+    /// provisioning: how long before an exam's start its VMs must be ready (default 2m).
+    #[arg(long, env = "ALLOT_PROVISIONING_MARGIN")]
+    pub provisioning_margin: Option<String>,
 }
 
 /// Settings after every source has been applied.
@@ -106,12 +118,31 @@ pub struct ServeConfig {
     pub calendar_max_event: Duration,
     pub calendar_max_attachment_bytes: usize,
     pub provisioning_max_students: u32,
+    pub cloud_url: Option<String>,
+    pub cloud_vms_per_minute: u32,
+    pub cloud_requests_per_second: u32,
+    pub provisioning_margin: Duration,
 }
 
 fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
     match value {
         None => Ok(default),
         Some(v) => parse_duration(&v).map_err(|e| format!("--{name}: {e}")),
+    }
+}
+
+impl ServeConfig {
+    /// The provider's speed and the margin, as the provisioning planner
+    /// takes them.
+    pub fn provisioning_profile(&self) -> allot_kernel::provisioning::Profile {
+        let margin = i64::try_from(self.provisioning_margin.as_micros()).unwrap_or(i64::MAX);
+        allot_kernel::provisioning::Profile {
+            margin,
+            ..allot_kernel::provisioning::Profile::from_rates(
+                self.cloud_vms_per_minute,
+                self.cloud_requests_per_second,
+            )
+        }
     }
 }
 
@@ -176,6 +207,24 @@ impl ServeArgs {
                 i32::MAX
             ));
         }
+        let cloud_vms_per_minute = pick!(cloud_vms_per_minute).unwrap_or(10);
+        if cloud_vms_per_minute == 0 {
+            return Err("--cloud-vms-per-minute must be at least 1".to_string());
+        }
+        let cloud_requests_per_second = pick!(cloud_requests_per_second).unwrap_or(3);
+        if cloud_requests_per_second == 0 {
+            return Err("--cloud-requests-per-second must be at least 1".to_string());
+        }
+        let provisioning_margin = duration(
+            "provisioning-margin",
+            pick!(provisioning_margin),
+            Duration::from_secs(120),
+        )?;
+        let cloud_url = pick!(cloud_url).filter(|u| !u.trim().is_empty());
+        if let Some(url) = &cloud_url {
+            crate::provisioning::cloud::CloudClient::new(url, Duration::from_secs(1))
+                .map_err(|e| format!("--cloud-url: {e}"))?;
+        }
         Ok(ServeConfig {
             database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             listen: pick!(listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
@@ -215,6 +264,10 @@ impl ServeArgs {
                 .unwrap_or(10 * 1024 * 1024)
                 .max(1),
             provisioning_max_students,
+            cloud_url,
+            cloud_vms_per_minute,
+            cloud_requests_per_second,
+            provisioning_margin,
         })
     }
 }

@@ -145,14 +145,18 @@ impl Server {
         // replica (it only reads).
         let provisioning = Provisioning::start(
             db.clone(),
+            clock.clone(),
+            node.id,
             ProvisioningConfig {
                 max_students: config.provisioning_max_students,
+                profile: config.provisioning_profile(),
+                cloud_url: config.cloud_url.clone(),
             },
             background,
             stop.clone(),
+            None, // NOTIFY-WIRE
         )
-        .await
-        .map_err(|e| format!("cannot start the exam watcher: {e}"))?;
+        .await?;
         let state = AppState {
             db: db.clone(),
             clock,

@@ -207,6 +207,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         server.db.backend().as_str()
     );
     println!("  API docs: http://{addr}/docs");
+    match &config.cloud_url {
+        Some(url) => println!(
+            "  provisioning: VMs through the cloud at {url} ({} VMs/min, {} requests/s, ready {} before exams)",
+            config.cloud_vms_per_minute,
+            config.cloud_requests_per_second,
+            allot_kernel::duration::format_duration(config.provisioning_margin)
+        ),
+        None => println!(
+            "  provisioning: off (no --cloud-url / ALLOT_CLOUD_URL): exams are kept and planned, no VM is started"
+        ),
+    }
     match &server.first_token {
         Some(token) => {
             println!("  created the first API token (shown once, stored hashed):");

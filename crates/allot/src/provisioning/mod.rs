@@ -10,7 +10,12 @@
 //! the cloud provider it plans for is simulated by `crate::sim::cloud`.
 
 pub mod api;
+pub mod cloud;
+pub mod executor;
+pub mod ledger;
 pub mod model;
+pub mod pacing;
+pub mod publish;
 pub mod service;
 pub mod store;
 pub mod watch;
@@ -18,9 +23,15 @@ pub mod watch;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
+use self::cloud::CloudClient;
+pub use self::executor::{Executor, ExecutorConfig};
+use self::publish::Publisher;
 pub use self::service::{ExamService, ProvisioningConfig};
 pub use self::watch::{ExamSnapshot, ExamWatcher};
+use crate::calendar::notify::Hub; // NOTIFY-WIRE
+use crate::clock::SharedClock;
 use crate::store::Db;
 
 /// The running module.
@@ -28,23 +39,62 @@ pub struct Provisioning {
     pub exams: Arc<ExamService>,
     /// Follows the `exams` table; running only with the background workers.
     pub watcher: Option<ExamWatcher>,
+    /// The executor's task, when it runs (background workers and a cloud URL).
+    pub executor: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How long one call to the provider may take before it counts as failed.
+pub const CLOUD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Provisioning {
     /// Builds the module; with `background` the exam watcher runs until
-    /// `stop`. Fails when the watcher's first read of the table does.
+    /// `stop`, and so does the executor when a cloud URL is configured
+    /// (on every replica; the `provisioning` lease lets one act). Fails
+    /// when the watcher's first read of the table does.
     pub async fn start(
         db: Db,
+        clock: SharedClock,
+        node_id: Uuid,
         config: ProvisioningConfig,
         background: bool,
         stop: CancellationToken,
-    ) -> Result<Provisioning, sqlx::Error> {
-        let exams = Arc::new(ExamService::new(db.clone(), config));
+        hub: Option<Arc<Hub>>,
+    ) -> Result<Provisioning, String> {
+        let exams = Arc::new(ExamService::new(db.clone(), config.clone()));
         let watcher = if background {
-            Some(ExamWatcher::start(db, exams.changes(), stop).await?)
+            Some(
+                ExamWatcher::start(db.clone(), exams.changes(), stop.clone())
+                    .await
+                    .map_err(|e| format!("cannot start the exam watcher: {e}"))?,
+            )
         } else {
             None
         };
-        Ok(Provisioning { exams, watcher })
+        let executor = match (&watcher, &config.cloud_url) {
+            (Some(watcher), Some(url)) => {
+                let cloud = CloudClient::new(url, CLOUD_TIMEOUT)?;
+                let executor = Executor::new(
+                    db,
+                    clock,
+                    cloud,
+                    ExecutorConfig::new(config.profile),
+                    node_id,
+                    watcher.subscribe(),
+                    Publisher::new(hub),
+                );
+                tracing::info!(cloud = %url, "provisioning: the executor runs (one replica at a time acts)");
+                Some(tokio::spawn(executor.run(stop)))
+            }
+            (Some(_), None) => {
+                tracing::info!("provisioning: no cloud URL (--cloud-url / ALLOT_CLOUD_URL), so the executor is off: exams are kept and planned, no VM is started");
+                None
+            }
+            (None, _) => None,
+        };
+        Ok(Provisioning {
+            exams,
+            watcher,
+            executor,
+        })
     }
 }

@@ -27,11 +27,15 @@ use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_l
 use crate::http::problem::{FieldError, Problem};
 use crate::store::Db;
 
-/// Limits of the provisioning module.
+/// Settings of the provisioning module.
 #[derive(Debug, Clone)]
 pub struct ProvisioningConfig {
     /// The most students (VMs) one exam may have.
     pub max_students: u32,
+    /// The provider's speed and the safety margin, as the planner takes them.
+    pub profile: allot_kernel::provisioning::Profile,
+    /// Where the provider is; `None` turns the executor off.
+    pub cloud_url: Option<String>,
 }
 
 /// The default of `--provisioning-max-students`.
@@ -41,6 +45,11 @@ impl Default for ProvisioningConfig {
     fn default() -> Self {
         Self {
             max_students: DEFAULT_MAX_STUDENTS,
+            profile: allot_kernel::provisioning::Profile {
+                margin: 120_000_000,
+                ..Default::default()
+            },
+            cloud_url: None,
         }
     }
 }

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 pub mod booking;
 pub mod calendar;
+pub mod provisioning;
 
 pub const TOKEN: &str = "test-token-with-every-scope";
 
