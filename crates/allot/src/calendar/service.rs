@@ -22,7 +22,6 @@ use uuid::Uuid;
 use super::batch::{AutoJob, Outcome, PlacementBatcher};
 use super::input::{self, field};
 use super::model::*;
-use super::notify::Hub;
 use super::place::{
     self, AutoRequest, Explicit, Seat, Unplaceable, day_start, load_seats, local_instant,
 };
@@ -33,6 +32,7 @@ use crate::clock::SharedClock;
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::Problem;
 use crate::http::versions::version_conflict;
+use crate::notifications::Hub;
 use crate::store::{Db, DbId, DbStrings, DbTime, Tx};
 
 /// Limits of the calendar module.

@@ -26,6 +26,7 @@ use crate::booking::BookingService;
 use crate::calendar::CalendarService;
 use crate::clock::SharedClock;
 use crate::jobs::service::JobService;
+use crate::notifications::Hub;
 use crate::provisioning::{ExamService, ExamWatcher};
 use crate::store::Db;
 
@@ -42,6 +43,9 @@ pub struct AppState {
     /// The exams and a signal when they change; `None` when the server
     /// runs without background workers.
     pub exam_watcher: Option<ExamWatcher>,
+    /// Wakes long-polling readers of the notification feed: bump it after
+    /// committing notifications. The same hub the calendar service bumps.
+    pub notifications: Arc<Hub>,
     pub metrics: PrometheusHandle,
 }
 

@@ -1,8 +1,9 @@
-//! Wake-ups for long-polling notification readers.
+//! Wake-ups for long-polling readers of the notification feed.
 //!
 //! Notifications are rows (the durable part); this only tells waiting
 //! readers in this process that new rows may exist, so a long poll answers
-//! as soon as a local write commits instead of at its next re-read.
+//! as soon as a local write commits instead of at its next re-read. One
+//! `Hub` per process, shared by every module that writes notifications.
 
 use tokio::sync::watch;
 
