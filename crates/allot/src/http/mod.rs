@@ -44,7 +44,8 @@ pub struct AppState {
     /// runs without background workers.
     pub exam_watcher: Option<ExamWatcher>,
     /// Wakes long-polling readers of the notification feed: bump it after
-    /// committing notifications. The same hub the calendar service bumps.
+    /// committing notifications ([`crate::notifications::insert`]). The
+    /// same hub the calendar service bumps.
     pub notifications: Arc<Hub>,
     pub metrics: PrometheusHandle,
 }
@@ -79,6 +80,7 @@ pub fn router(state: AppState, gate: Arc<Gate>, limits: &HttpLimits) -> Router {
             limits.max_attachment_bytes,
         ))
         .merge(crate::provisioning::api::routes())
+        .merge(crate::notifications::api::routes())
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .merge(v1)
