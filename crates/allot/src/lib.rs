@@ -20,6 +20,7 @@ pub mod http;
 pub mod jobs;
 pub mod leader;
 pub mod node;
+pub mod notifications;
 pub mod provisioning;
 pub mod server;
 pub mod sim;

@@ -18,6 +18,7 @@ use crate::jobs::engine::EngineConfig;
 use crate::jobs::kinds::KindSettings;
 use crate::jobs::{Jobs, JobsConfig};
 use crate::node::Node;
+use crate::notifications::Hub;
 use crate::provisioning::{Provisioning, ProvisioningConfig};
 use crate::store::{Db, DbOptions};
 
@@ -124,6 +125,9 @@ impl Server {
             background,
             stop.clone(),
         );
+        // One wake-up hub for the notification feed, shared by every
+        // module that writes to it and by the feed's readers.
+        let notifications = Arc::new(Hub::default());
         let calendar = Arc::new(CalendarService::new(
             db.clone(),
             clock.clone(),
@@ -132,7 +136,7 @@ impl Server {
                 max_attachment_bytes: config.calendar_max_attachment_bytes,
                 ..Default::default()
             },
-            Arc::default(),
+            notifications.clone(),
         ));
         if background {
             // Webhook delivery of calendar notifications; safe on every
@@ -166,6 +170,7 @@ impl Server {
             calendar,
             exams: provisioning.exams.clone(),
             exam_watcher: provisioning.watcher.clone(),
+            notifications,
             metrics: crate::http::metrics::handle(),
         };
         let limits = HttpLimits {

@@ -925,6 +925,34 @@ fn calendar_round_trip_against_a_live_server() {
         feed_table.stdout
     );
 
+    // The feed is shared: --module and --exam narrow it to a module or an
+    // exam (none has notifications here).
+    let calendar_feed = server
+        .cli(&["notifications", "tail", "--module", "calendar", "--json"])
+        .ok()
+        .json();
+    assert!(
+        has_item(&calendar_feed, |n| n["kind"] == "unplaceable"
+            && n["module"] == "calendar"
+            && n["exam_id"].is_null()),
+        "{calendar_feed}"
+    );
+    let exam_feed = server
+        .cli(&[
+            "notifications",
+            "tail",
+            "--module",
+            "provisioning",
+            "--exam",
+            "0190b6e4-5c3a-7d2e-9a41-0c2f6d1e8b7a",
+        ])
+        .ok();
+    assert_eq!(exam_feed.stdout, "no notifications\n");
+    let unknown = server.cli(&["notifications", "tail", "--module", "jobs"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    let bad_exam = server.cli(&["notifications", "tail", "--exam", "nope"]);
+    assert_ne!(bad_exam.code, 0, "{}", bad_exam.stdout);
+
     // --follow long-polls from the cursor and prints what comes, one JSON
     // notification per line.
     let mut follower = clean_command()

@@ -16,7 +16,8 @@ use crate::http::paging::Page;
 use crate::http::problem::Problem;
 use crate::http::versions::{if_match, with_etag as with_version_etag};
 
-/// `calendar:read`
+/// `calendar:read` (also reads the calendar's notifications, see
+/// [`crate::notifications`])
 pub struct Read;
 impl Scope for Read {
     const NAME: &'static str = "calendar:read";
@@ -47,7 +48,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/events/{id}/status", get(event_status))
         .route("/v1/events/{id}/cancel", post(cancel_event))
-        .route("/v1/notifications", get(notifications))
 }
 
 fn with_etag(event: Event) -> impl IntoResponse {
@@ -215,17 +215,6 @@ pub async fn delete_event(
 ) -> Result<StatusCode, Problem> {
     s.calendar.delete_event(&id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Notifications in order; `wait=30s` long-polls until something new.
-#[utoipa::path(get, path = "/v1/notifications", tag = "calendar", params(NotificationQuery),
-    responses((status = 200, body = NotificationPage)), security(("bearer" = ["calendar:read"])))]
-pub async fn notifications(
-    State(s): State<AppState>,
-    _: Authorized<Read>,
-    ApiQuery(q): ApiQuery<NotificationQuery>,
-) -> Result<Json<NotificationPage>, Problem> {
-    Ok(Json(s.calendar.notifications(&q).await?))
 }
 
 /// Webhook deliveries of a calendar's notifications, oldest first: state

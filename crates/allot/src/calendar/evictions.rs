@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::store::{self, NewNotification};
+use super::store::{self, CalendarNotification};
 use crate::booking::store::Src;
 use crate::http::problem::Problem;
 use crate::store::{DbTime, Tx};
@@ -51,7 +51,7 @@ pub async fn on_evicted(
             .and_then(|c| c.webhook_url);
         store::insert_notification(
             tx,
-            NewNotification {
+            CalendarNotification {
                 id: Uuid::now_v7(),
                 kind: "evicted_by_outage",
                 calendar_id: ev.calendar_id.0,

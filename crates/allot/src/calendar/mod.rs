@@ -11,7 +11,6 @@ pub mod batch;
 pub mod evictions;
 pub mod input;
 pub mod model;
-pub mod notify;
 pub mod place;
 pub mod service;
 pub mod store;

@@ -214,42 +214,6 @@ pub struct FreeSlots {
     pub items: Vec<FreeSlot>,
 }
 
-/// `GET /v1/notifications`
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NotificationQuery {
-    /// The `next_cursor` of the previous page; omit to start at the beginning.
-    pub after: Option<String>,
-    /// Wait up to this long (e.g. `30s`, at most 60s) for something new.
-    pub wait: Option<String>,
-    /// Only this calendar's notifications.
-    pub calendar_id: Option<String>,
-    /// 1 to 1000, default 50.
-    pub limit: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Notification {
-    pub id: Uuid,
-    /// This notification's position; pass it as `after` to read what follows.
-    pub cursor: String,
-    /// `unplaceable`, `displaced`, `replaced`, `unplaced` or `evicted_by_outage`.
-    pub kind: String,
-    pub calendar_id: Uuid,
-    pub event_id: Option<Uuid>,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    #[schema(value_type = Object)]
-    pub data: Value,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NotificationPage {
-    pub items: Vec<Notification>,
-    /// Where to continue; equal to `after` when nothing new has happened.
-    pub next_cursor: Option<String>,
-}
-
 /// `GET /v1/calendars`
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

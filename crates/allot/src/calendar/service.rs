@@ -22,17 +22,17 @@ use uuid::Uuid;
 use super::batch::{AutoJob, Outcome, PlacementBatcher};
 use super::input::{self, field};
 use super::model::*;
-use super::notify::Hub;
 use super::place::{
     self, AutoRequest, Explicit, Seat, Unplaceable, day_start, load_seats, local_instant,
 };
-use super::store::{self, CalendarRow, EventFilter, EventRow, NewNotification};
+use super::store::{self, CalendarNotification, CalendarRow, EventFilter, EventRow};
 use crate::booking::rules::{from_micros, micros};
 use crate::booking::store::{self as bstore, Src, SystemRow};
 use crate::clock::SharedClock;
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::Problem;
 use crate::http::versions::version_conflict;
+use crate::notifications::Hub;
 use crate::store::{Db, DbId, DbStrings, DbTime, Tx};
 
 /// Limits of the calendar module.
@@ -823,7 +823,7 @@ impl CalendarService {
                 let mut tx = self.db.begin().await?;
                 store::insert_notification(
                     &mut tx,
-                    NewNotification {
+                    CalendarNotification {
                         id,
                         kind: "unplaceable",
                         calendar_id: cal_id,
@@ -1151,7 +1151,7 @@ impl CalendarService {
             .and_then(|c| c.webhook_url);
         store::insert_notification(
             tx,
-            NewNotification {
+            CalendarNotification {
                 id: Uuid::now_v7(),
                 kind,
                 calendar_id: ev.calendar_id.0,
@@ -1341,65 +1341,6 @@ impl CalendarService {
             .await?
             .ok_or_else(|| Problem::not_found("event", &id.to_string()))
     }
-
-    // ---- notifications ----
-
-    pub async fn notifications(&self, q: &NotificationQuery) -> Result<NotificationPage, Problem> {
-        let limit = page_limit(q.limit)?;
-        let after = match &q.after {
-            None => (-1, 0),
-            Some(c) => decode_feed_cursor(c).ok_or_else(|| bad_cursor(c))?,
-        };
-        let calendar = q
-            .calendar_id
-            .as_deref()
-            .map(|c| parse_id(c, "calendar"))
-            .transpose()?;
-        let wait = match q.wait.as_deref() {
-            None => Duration::ZERO,
-            Some(w) => {
-                let d = allot_kernel::duration::parse_duration(w)
-                    .map_err(|e| Problem::invalid_query(format!("wait={w:?}: {e}")))?;
-                if d > Duration::from_secs(60) {
-                    return Err(Problem::invalid_query("wait may be at most 60s"));
-                }
-                d
-            }
-        };
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let mut changed = self.hub.subscribe();
-            let rows = store::notifications_after(&self.db, after, calendar, limit).await?;
-            if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-                let next = rows
-                    .last()
-                    .map(|r| encode_feed_cursor(r.txid, r.seq))
-                    .or_else(|| q.after.clone());
-                return Ok(NotificationPage {
-                    items: rows
-                        .into_iter()
-                        .map(|r| Notification {
-                            id: r.id.0,
-                            cursor: encode_feed_cursor(r.txid, r.seq),
-                            kind: r.kind,
-                            calendar_id: r.calendar_id.0,
-                            event_id: r.event_id.map(|e| e.0),
-                            at: r.at.0,
-                            data: r.data.0,
-                        })
-                        .collect(),
-                    next_cursor: next,
-                });
-            }
-            // Woken by a local write at once; writes by other replicas are
-            // seen by the periodic re-read.
-            let tick = deadline.min(tokio::time::Instant::now() + Duration::from_millis(250));
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = tokio::time::sleep_until(tick) => {}
-            }
-        }
-    }
 }
 
 /// A 409 for an explicit span taken by entries that cannot be displaced:
@@ -1446,14 +1387,4 @@ fn conflict_of(
             entry_ids,
         },
     }
-}
-
-/// The `cursor` of a notification in the feed (and in webhook bodies).
-pub(crate) fn encode_feed_cursor(txid: i64, seq: i64) -> String {
-    format!("{txid}.{seq}")
-}
-
-fn decode_feed_cursor(c: &str) -> Option<(i64, i64)> {
-    let (a, b) = c.split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }

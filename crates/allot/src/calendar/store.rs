@@ -1,6 +1,8 @@
 //! SQL of the calendar module, written once for both backends. Booking
 //! entries (the spans events hold) go through [`crate::booking::store`];
-//! this file owns calendars, events, holds and notifications.
+//! this file owns calendars, events, holds and webhook deliveries; the
+//! notifications themselves go to the shared feed
+//! ([`crate::notifications`]).
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -9,6 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::booking::store::{Src, on};
+use crate::notifications::{self, NewNotification};
 use crate::store::{Backend, Db, DbId, DbStrings, DbTime, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,18 +56,6 @@ pub struct EventRow {
 const EVENT_COLS: &str = "id, calendar_id, name, date, start_time, duration_us, search_days, \
      start_at, end_at, attendees, location, placement, state, outside_working_hours, version, \
      created_at, updated_at";
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct NotificationRow {
-    pub seq: i64,
-    pub txid: i64,
-    pub id: DbId,
-    pub calendar_id: DbId,
-    pub event_id: Option<DbId>,
-    pub kind: String,
-    pub at: DbTime,
-    pub data: Json<Value>,
-}
 
 // ---- calendars ----
 
@@ -469,7 +460,8 @@ pub async fn active_holds(tx: &mut Tx<'_>, event_id: Uuid) -> Result<Vec<Uuid>, 
 
 // ---- notifications ----
 
-pub struct NewNotification<'a> {
+/// A notification of the calendar module.
+pub struct CalendarNotification<'a> {
     pub id: Uuid,
     pub kind: &'a str,
     pub calendar_id: Uuid,
@@ -478,69 +470,56 @@ pub struct NewNotification<'a> {
     pub data: Value,
 }
 
-/// Appends a notification; when `webhook` is set, also its pending delivery.
+/// Appends a calendar notification to the shared feed
+/// ([`crate::notifications::insert`]); when `webhook` is set, also its
+/// pending delivery, in the same transaction.
 pub async fn insert_notification(
     tx: &mut Tx<'_>,
-    n: NewNotification<'_>,
+    n: CalendarNotification<'_>,
     webhook: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    crate::with_tx!(tx, e => sqlx::query(
-        "INSERT INTO calendar_notifications (id, calendar_id, event_id, kind, at, data) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    let (id, calendar_id, at) = (n.id, n.calendar_id, n.at);
+    notifications::insert(
+        tx,
+        NewNotification {
+            id,
+            module: notifications::CALENDAR,
+            kind: n.kind,
+            calendar_id: Some(calendar_id),
+            event_id: n.event_id,
+            exam_id: None,
+            at,
+            data: n.data,
+        },
     )
-    .bind(DbId(n.id))
-    .bind(DbId(n.calendar_id))
-    .bind(n.event_id.map(DbId))
-    .bind(n.kind)
-    .bind(DbTime(n.at))
-    .bind(Json(&n.data))
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .await?;
     if let Some(url) = webhook {
-        crate::with_tx!(tx, e => sqlx::query(
-            "INSERT INTO calendar_deliveries (notification_id, calendar_id, url, state, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
-        )
-        .bind(DbId(n.id))
-        .bind(DbId(n.calendar_id))
-        .bind(url)
-        .bind(DbTime(n.at))
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        insert_delivery(tx, id, calendar_id, url, at).await?;
     }
     Ok(())
 }
 
-/// Notifications after the cursor `(txid, seq)`, in order. On PostgreSQL
-/// only rows of transactions older than every running one are visible, so
-/// a row committed late never lands behind a cursor already handed out
-/// (the same rule as the booking event feed).
-pub async fn notifications_after(
-    db: &Db,
-    after: (i64, i64),
-    calendar_id: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<NotificationRow>, sqlx::Error> {
-    let cols = "seq, txid, id, calendar_id, event_id, kind, at, data";
-    let visible = match db.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-    };
-    let sql = format!(
-        "SELECT {cols} FROM calendar_notifications \
-         WHERE (txid > $1 OR (txid = $1 AND seq > $2)) {visible} \
-         AND ($3 IS NULL OR calendar_id = $3) \
-         ORDER BY txid, seq LIMIT $4"
-    );
-    on!(Src::Db(db), e => sqlx::query_as::<_, NotificationRow>(AssertSqlSafe(sql))
-        .bind(after.0)
-        .bind(after.1)
-        .bind(calendar_id.map(DbId))
-        .bind(limit)
-        .fetch_all(e)
-        .await)
+/// The pending webhook delivery of notification `notification_id`,
+/// written in the notification's transaction so none is lost.
+pub async fn insert_delivery(
+    tx: &mut Tx<'_>,
+    notification_id: Uuid,
+    calendar_id: Uuid,
+    url: &str,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, e => sqlx::query(
+        "INSERT INTO calendar_deliveries (notification_id, calendar_id, url, state, attempts, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+    )
+    .bind(DbId(notification_id))
+    .bind(DbId(calendar_id))
+    .bind(url)
+    .bind(DbTime(at))
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 // ---- webhook deliveries ----
@@ -556,8 +535,10 @@ pub struct ClaimedDelivery {
     pub attempts: i64,
     pub seq: i64,
     pub txid: i64,
+    pub module: String,
     pub kind: String,
     pub event_id: Option<DbId>,
+    pub exam_id: Option<DbId>,
     pub at: DbTime,
     pub data: Json<Value>,
     pub webhook_secret: Option<String>,
@@ -581,9 +562,9 @@ pub async fn claim_deliveries(
     };
     let sql = format!(
         "SELECT d.notification_id, d.calendar_id, d.url, d.attempts, n.seq, n.txid, n.kind, \
-         n.event_id, n.at, n.data, c.webhook_secret \
+         n.module, n.event_id, n.exam_id, n.at, n.data, c.webhook_secret \
          FROM calendar_deliveries d \
-         JOIN calendar_notifications n ON n.id = d.notification_id \
+         JOIN notifications n ON n.id = d.notification_id \
          LEFT JOIN calendars c ON c.id = d.calendar_id \
          WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
          ORDER BY d.next_attempt_at, d.notification_id LIMIT $2{lock}"
@@ -697,7 +678,7 @@ pub async fn list_deliveries(
     on!(Src::Db(db), e => sqlx::query_as::<_, DeliveryRow>(
         "SELECT d.notification_id, n.kind, d.url, d.state, d.attempts, d.next_attempt_at, \
          d.last_status, d.last_error, d.delivered_at, d.created_at \
-         FROM calendar_deliveries d JOIN calendar_notifications n ON n.id = d.notification_id \
+         FROM calendar_deliveries d JOIN notifications n ON n.id = d.notification_id \
          WHERE d.calendar_id = $1 AND ($2 IS NULL OR d.state = $2) \
          AND ($3 IS NULL OR d.created_at > $3 OR (d.created_at = $3 AND d.notification_id > $4)) \
          ORDER BY d.created_at, d.notification_id LIMIT $5",

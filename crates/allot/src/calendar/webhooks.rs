@@ -29,13 +29,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::model::{Delivery, DeliveryListQuery, Notification};
+use super::model::{Delivery, DeliveryListQuery};
 use super::store::{self, ClaimedDelivery, DeliveryOutcome, DeliveryRow};
 use crate::booking::store::Src;
 use crate::clock::SharedClock;
 use crate::http::paging::{Page, bad_cursor, decode_cursor, encode_cursor, page_limit, parse_id};
 use crate::http::problem::Problem;
 use crate::jobs::kinds::webhook::sign;
+use crate::notifications::{Cursor, Notification};
 use crate::store::Db;
 
 /// Tuning of the [`Deliverer`]; the defaults suit a service.
@@ -208,11 +209,16 @@ impl Deliverer {
 fn body_of(c: &ClaimedDelivery) -> Vec<u8> {
     let doc = Notification {
         id: c.notification_id.0,
-        // The feed's cursor format (service.rs `encode_feed_cursor`).
-        cursor: super::service::encode_feed_cursor(c.txid, c.seq),
+        cursor: Cursor {
+            txid: c.txid,
+            seq: c.seq,
+        }
+        .to_string(),
+        module: c.module.clone(),
         kind: c.kind.clone(),
-        calendar_id: c.calendar_id.0,
+        calendar_id: Some(c.calendar_id.0),
         event_id: c.event_id.map(|e| e.0),
+        exam_id: c.exam_id.map(|e| e.0),
         at: c.at.0,
         data: c.data.0.clone(),
     };

@@ -1,6 +1,8 @@
-//! `allot notifications tail`: the calendar module's ordered notification
-//! feed (`unplaceable`, `displaced`, `replaced`, `unplaced`,
-//! `evicted_by_outage`), once or followed with long polls.
+//! `allot notifications tail`: the ordered notification feed every module
+//! writes to (calendar: `unplaceable`, `displaced`, `replaced`, `unplaced`,
+//! `evicted_by_outage`; provisioning: `exam_infeasible`,
+//! `shortfall_changed`, `vm_maybe_leaked`), once or followed with long
+//! polls. The token's scopes decide which modules' notifications it reads.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,11 +26,15 @@ pub struct NotificationsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum NotificationsCommand {
-    /// Print notifications in order: events that could not be placed
-    /// (unplaceable, with the reason), moved by an explicit event
-    /// (displaced, then replaced or unplaced), evicted by an outage.
+    /// Print notifications in order: calendar events that could not be
+    /// placed (unplaceable, with the reason), moved by an explicit event
+    /// (displaced, then replaced or unplaced), evicted by an outage; exams
+    /// that cannot be provisioned in full (exam_infeasible,
+    /// shortfall_changed) and VMs that may have leaked (vm_maybe_leaked).
+    /// A token reads the modules whose read scope it has (calendar:read,
+    /// provisioning:read).
     #[command(
-        after_help = "Examples:\n  allot notifications tail --calendar CALENDAR_ID\n  allot notifications tail --follow --json | jq -c 'select(.kind == \"unplaceable\")'"
+        after_help = "Examples:\n  allot notifications tail --calendar CALENDAR_ID\n  allot notifications tail --module provisioning --exam EXAM_ID\n  allot notifications tail --follow --json | jq -c 'select(.kind == \"unplaceable\")'"
     )]
     Tail(TailArgs),
 }
@@ -39,9 +45,16 @@ pub struct TailArgs {
     /// `next_cursor` of a previous answer (default: from the beginning).
     #[arg(long, value_name = "CURSOR", allow_hyphen_values = true)]
     pub after: Option<String>,
+    /// Only this module's notifications: calendar or provisioning
+    /// (default: every module the token may read).
+    #[arg(long, value_name = "MODULE", value_parser = ["calendar", "provisioning"])]
+    pub module: Option<String>,
     /// Only this calendar's notifications (its id).
     #[arg(long, value_name = "ID")]
     pub calendar: Option<String>,
+    /// Only this exam's notifications (its id).
+    #[arg(long, value_name = "ID")]
+    pub exam: Option<String>,
     /// Notifications per request (the server allows 1 to 1000; default 50).
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
@@ -67,10 +80,17 @@ async fn execute(args: NotificationsArgs) -> Result<(), CliError> {
                 .as_deref()
                 .map(|c| id("calendar", c).map(str::to_string))
                 .transpose()?;
+            let exam = a
+                .exam
+                .as_deref()
+                .map(|e| id("exam", e).map(str::to_string))
+                .transpose()?;
             let client = Client::new(&args.api)?;
             let feed = Feed {
                 client: &client,
+                module: a.module.clone(),
                 calendar,
+                exam,
                 limit: a.limit.map(|n| n.to_string()),
             };
             if a.follow {
@@ -108,7 +128,9 @@ async fn execute(args: NotificationsArgs) -> Result<(), CliError> {
 /// The query every read of the feed shares.
 struct Feed<'a> {
     client: &'a Client,
+    module: Option<String>,
     calendar: Option<String>,
+    exam: Option<String>,
     limit: Option<String>,
 }
 
@@ -118,7 +140,9 @@ impl Feed<'_> {
     async fn read(&self, after: Option<String>, wait: Option<&str>) -> Result<Value, CliError> {
         let query = [
             ("after", after),
+            ("module", self.module.clone()),
             ("calendar_id", self.calendar.clone()),
+            ("exam_id", self.exam.clone()),
             ("limit", self.limit.clone()),
             ("wait", wait.map(str::to_string)),
         ];
@@ -200,20 +224,22 @@ fn reason(notification: &Value) -> String {
     }
 }
 
-/// Fixed column widths (a feed cursor, the longest kind, two ids, a time
-/// to the microsecond), so the batches `--follow` prints over time line up
-/// under one header.
+/// Fixed column widths (a feed cursor, the longest kind, three ids, a
+/// time to the microsecond), so the batches `--follow` prints over time
+/// line up under one header. Calendar notifications fill CALENDAR and
+/// EVENT, provisioning ones EXAM.
 fn notification_table(notifications: &[Value], header: bool) -> String {
-    let line = |cells: [&str; 6]| {
-        let [cursor, kind, calendar, event, at, reason] = cells.map(sanitize);
-        let text =
-            format!("{cursor:<14}  {kind:<17}  {calendar:<36}  {event:<36}  {at:<27}  {reason}");
+    let line = |cells: [&str; 7]| {
+        let [cursor, kind, calendar, event, exam, at, reason] = cells.map(sanitize);
+        let text = format!(
+            "{cursor:<14}  {kind:<17}  {calendar:<36}  {event:<36}  {exam:<36}  {at:<27}  {reason}"
+        );
         format!("{}\n", text.trim_end())
     };
     let mut out = String::new();
     if header {
         out.push_str(&line([
-            "CURSOR", "KIND", "CALENDAR", "EVENT", "AT", "REASON",
+            "CURSOR", "KIND", "CALENDAR", "EVENT", "EXAM", "AT", "REASON",
         ]));
     }
     for n in notifications {
@@ -222,6 +248,7 @@ fn notification_table(notifications: &[Value], header: bool) -> String {
             &cell(n, "kind"),
             &cell(n, "calendar_id"),
             &cell(n, "event_id"),
+            &cell(n, "exam_id"),
             &cell(n, "at"),
             &reason(n),
         ]));
@@ -237,12 +264,12 @@ mod tests {
     #[test]
     fn unplaceable_notifications_say_why() {
         let list = [
-            json!({"cursor": "7.0", "kind": "unplaceable", "calendar_id": "c1",
-                "event_id": null, "at": "2030-01-01T00:00:00Z",
-                "data": {"reason": "outside_working_hours"}}),
-            json!({"cursor": "8.0", "kind": "displaced", "calendar_id": "c1",
-                "event_id": "e1", "at": "2030-01-01T00:00:01Z",
-                "data": {"by": "e2"}}),
+            json!({"cursor": "7.0", "module": "calendar", "kind": "unplaceable",
+                "calendar_id": "c1", "event_id": null, "exam_id": null,
+                "at": "2030-01-01T00:00:00Z", "data": {"reason": "outside_working_hours"}}),
+            json!({"cursor": "8.0", "module": "calendar", "kind": "displaced",
+                "calendar_id": "c1", "event_id": "e1", "exam_id": null,
+                "at": "2030-01-01T00:00:01Z", "data": {"by": "e2"}}),
         ];
         let text = notification_table(&list, true);
         let lines: Vec<&str> = text.lines().collect();
@@ -257,5 +284,27 @@ mod tests {
         );
         assert_eq!(lines[0].find("EVENT"), lines[2].find("e1 "), "{text}");
         assert!(!notification_table(&list, false).contains("KIND"));
+    }
+
+    #[test]
+    fn provisioning_notifications_show_their_exam() {
+        let exam = "0190b6e4-5c3a-7d2e-9a41-0c2f6d1e8b7a";
+        let list = [
+            json!({"cursor": "7.0", "module": "calendar", "kind": "unplaceable",
+                "calendar_id": "c1", "event_id": null, "exam_id": null,
+                "at": "2030-01-01T00:00:00Z", "data": {"reason": "busy"}}),
+            json!({"cursor": "9.0", "module": "provisioning", "kind": "shortfall_changed",
+                "calendar_id": null, "event_id": null, "exam_id": exam,
+                "at": "2030-01-01T00:00:02Z", "data": {}}),
+        ];
+        let text = notification_table(&list, true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0].find("EXAM"), lines[2].find(exam), "{text}");
+        assert_eq!(lines[0].find("CALENDAR"), lines[1].find("c1 "), "{text}");
+        // No calendar, no event: dashes in their columns.
+        assert_eq!(lines[0].find("CALENDAR"), lines[2].find("- "), "{text}");
+        assert_eq!(lines[0].find("AT"), lines[2].find("2030-"), "{text}");
+        assert!(lines[2].ends_with("  -"), "{text}");
     }
 }

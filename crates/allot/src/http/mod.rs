@@ -26,6 +26,7 @@ use crate::booking::BookingService;
 use crate::calendar::CalendarService;
 use crate::clock::SharedClock;
 use crate::jobs::service::JobService;
+use crate::notifications::Hub;
 use crate::provisioning::{ExamService, ExamWatcher};
 use crate::store::Db;
 
@@ -42,6 +43,10 @@ pub struct AppState {
     /// The exams and a signal when they change; `None` when the server
     /// runs without background workers.
     pub exam_watcher: Option<ExamWatcher>,
+    /// Wakes long-polling readers of the notification feed: bump it after
+    /// committing notifications ([`crate::notifications::insert`]). The
+    /// same hub the calendar service bumps.
+    pub notifications: Arc<Hub>,
     pub metrics: PrometheusHandle,
 }
 
@@ -75,6 +80,7 @@ pub fn router(state: AppState, gate: Arc<Gate>, limits: &HttpLimits) -> Router {
             limits.max_attachment_bytes,
         ))
         .merge(crate::provisioning::api::routes())
+        .merge(crate::notifications::api::routes())
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .merge(v1)

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use crate::{booking, calendar, jobs, provisioning};
+use crate::{booking, calendar, jobs, notifications, provisioning};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,7 +58,6 @@ use crate::{booking, calendar, jobs, provisioning};
         calendar::api::update_event,
         calendar::api::cancel_event,
         calendar::api::delete_event,
-        calendar::api::notifications,
         calendar::attachments::upload,
         calendar::attachments::list,
         calendar::attachments::download,
@@ -69,10 +68,11 @@ use crate::{booking, calendar, jobs, provisioning};
         provisioning::api::get_exam,
         provisioning::api::update_exam,
         provisioning::api::delete_exam,
+        notifications::api::notifications,
     ),
     components(schemas(super::problem::Problem, super::problem::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "calendar", description = "Events auto-placed into open slots of calendars, with notifications"), (name = "provisioning", description = "Exams to provision one VM per student for"), (name = "ops", description = "Health and metrics"))
+    tags((name = "jobs", description = "Interval, one-shot and cron tasks"), (name = "booking", description = "Entries on systems with capacity, capabilities and outages"), (name = "calendar", description = "Events auto-placed into open slots of calendars"), (name = "provisioning", description = "Exams to provision one VM per student for"), (name = "notifications", description = "The ordered notification feed every module writes to"), (name = "ops", description = "Health and metrics"))
 )]
 pub struct ApiDoc;
 
