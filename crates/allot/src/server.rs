@@ -158,7 +158,7 @@ impl Server {
             },
             background,
             stop.clone(),
-            None, // NOTIFY-WIRE
+            Some(notifications.clone()),
         )
         .await?;
         let state = AppState {

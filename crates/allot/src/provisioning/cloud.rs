@@ -183,7 +183,9 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<SignedDuratio
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
     if let Some(ms) = number("retry-after-ms") {
-        return Some(SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)));
+        return Some(SignedDuration::from_millis(
+            i64::try_from(ms).unwrap_or(i64::MAX),
+        ));
     }
     number("retry-after").map(|s| SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)))
 }

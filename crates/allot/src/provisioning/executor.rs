@@ -302,7 +302,9 @@ impl Executor {
             match self.lease.try_hold().await {
                 Ok(held) => {
                     if !held && self.leading.take().is_some() {
-                        tracing::warn!("provisioning: lost the lease; another replica executes now");
+                        tracing::warn!(
+                            "provisioning: lost the lease; another replica executes now"
+                        );
                     }
                     self.holding = held;
                     self.lease_checked_at = Some(now);
@@ -331,10 +333,7 @@ impl Executor {
         };
         let wake = self.work(&mut leading, now).await;
         self.leading = Some(leading);
-        let lease_wake = self
-            .lease_checked_at
-            .map(|t| plus(t, renew))
-            .unwrap_or(now);
+        let lease_wake = self.lease_checked_at.map(|t| plus(t, renew)).unwrap_or(now);
         ceil_micros(wake.min(lease_wake))
     }
 
@@ -348,7 +347,10 @@ impl Executor {
     /// Takes over: loads the open rows and the notified shortfalls.
     async fn lead(&mut self, now: Timestamp) -> Result<Leading, sqlx::Error> {
         let rows = ledger::open(&self.db).await?;
-        let shortfalls = ledger::notified_shortfalls(&self.db).await?.into_iter().collect();
+        let shortfalls = ledger::notified_shortfalls(&self.db)
+            .await?
+            .into_iter()
+            .collect();
         let interval = SignedDuration::from_micros(self.config.profile.request_interval.max(0))
             + self.config.pacing_slack;
         let mut leading = Leading {
@@ -381,9 +383,7 @@ impl Executor {
                     if !row.maybe_leaked {
                         row.maybe_leaked = true;
                         row.updated_at = now;
-                        self.publisher
-                            .maybe_leaked(&self.db, &row, now)
-                            .await?;
+                        self.publisher.maybe_leaked(&self.db, &row, now).await?;
                     }
                     Some(now)
                 }
@@ -439,7 +439,8 @@ impl Executor {
         self.publisher
             .forecasts(&self.db, &l.exams, &l.plan, &mut l.shortfalls, now)
             .await;
-        self.publisher.gauges(l.rows.values().map(|o| o.row.state), &l.plan);
+        self.publisher
+            .gauges(l.rows.values().map(|o| o.row.state), &l.plan);
     }
 
     /// Repeats due `start()`s of requesting rows and `stop()`s of stopping
@@ -454,7 +455,9 @@ impl Executor {
             if *budget == 0 {
                 return;
             }
-            let Some(open) = l.rows.get(&id) else { continue };
+            let Some(open) = l.rows.get(&id) else {
+                continue;
+            };
             match open.row.state {
                 LedgerState::Requesting => {
                     if l.start_pacer.try_take(now).is_err() {
@@ -575,7 +578,10 @@ impl Executor {
                 self.publisher.call("start", "error");
                 row.last_error = Some(e);
                 l.replan = true;
-                Some(plus(now, self.config.backoff.delay(retries + 1, &mut self.rng)))
+                Some(plus(
+                    now,
+                    self.config.backoff.delay(retries + 1, &mut self.rng),
+                ))
             }
             Err(e @ (CallError::NotFound | CallError::Refused { .. })) => {
                 self.publisher.call("start", "refused");
@@ -668,7 +674,10 @@ impl Executor {
             Err(e) => {
                 self.publisher.call("stop", "error");
                 row.last_error = Some(e.to_string());
-                Some(plus(now, self.config.backoff.delay(retries + 1, &mut self.rng)))
+                Some(plus(
+                    now,
+                    self.config.backoff.delay(retries + 1, &mut self.rng),
+                ))
             }
         };
         if let Err(e) = ledger::save(&self.db, &row).await {
@@ -695,7 +704,9 @@ impl Executor {
             if *budget == 0 {
                 return;
             }
-            let Some(open) = l.rows.get(&id) else { continue };
+            let Some(open) = l.rows.get(&id) else {
+                continue;
+            };
             if open.row.state != LedgerState::Pending {
                 continue;
             }
@@ -735,7 +746,10 @@ impl Executor {
                 }
                 Err(e) => {
                     row.last_error = Some(e.to_string());
-                    Some(plus(now, self.config.backoff.delay(retries + 1, &mut self.rng)))
+                    Some(plus(
+                        now,
+                        self.config.backoff.delay(retries + 1, &mut self.rng),
+                    ))
                 }
             };
             row.updated_at = now;
@@ -764,7 +778,9 @@ impl Executor {
         // The earliest due row of each kind is enough.
         let mut seen = (false, false, false);
         for &(t, id) in &l.due {
-            let Some(open) = l.rows.get(&id) else { continue };
+            let Some(open) = l.rows.get(&id) else {
+                continue;
+            };
             match open.row.state {
                 LedgerState::Requesting if !seen.0 => {
                     seen.0 = true;
@@ -792,10 +808,7 @@ impl Executor {
 }
 
 /// Wires the executor into `allot serve`: off without a cloud URL.
-pub fn spawn(
-    executor: Executor,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn(executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(executor.run(stop))
 }
 

@@ -160,10 +160,7 @@ impl LedgerRow {
                 ready_at: micros(self.expected_ready_at),
             },
             LedgerState::Ready => VmState::Ready {
-                at: self
-                    .ready_at
-                    .unwrap_or(self.updated_at)
-                    .as_microsecond(),
+                at: self.ready_at.unwrap_or(self.updated_at).as_microsecond(),
             },
             LedgerState::Stopping => VmState::Stopping,
             LedgerState::Stopped | LedgerState::Failed => return None,
@@ -211,10 +208,13 @@ impl Raw {
             slot: count(self.slot),
             attempt: count(self.attempt),
             idempotency_key: self.idempotency_key,
-            state: self.state.parse().map_err(|e: String| sqlx::Error::ColumnDecode {
-                index: "\"state\"".to_string(),
-                source: e.into(),
-            })?,
+            state: self
+                .state
+                .parse()
+                .map_err(|e: String| sqlx::Error::ColumnDecode {
+                    index: "\"state\"".to_string(),
+                    source: e.into(),
+                })?,
             vm_id: self.vm_id.map(|v| v.0),
             requested_at: self.requested_at.0,
             expected_ready_at: self.expected_ready_at.map(|t| t.0),
@@ -244,7 +244,8 @@ pub async fn open(db: &Db) -> Result<Vec<LedgerRow>, sqlx::Error> {
         "SELECT {COLS} FROM provisioning_vms \
          WHERE state IN ('requesting', 'pending', 'ready', 'stopping') ORDER BY requested_at, id"
     );
-    let raw: Vec<Raw> = crate::with_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+    let raw: Vec<Raw> =
+        crate::with_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
     rows(raw)
 }
 

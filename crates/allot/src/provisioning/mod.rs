@@ -30,8 +30,8 @@ pub use self::executor::{Executor, ExecutorConfig};
 use self::publish::Publisher;
 pub use self::service::{ExamService, ProvisioningConfig};
 pub use self::watch::{ExamSnapshot, ExamWatcher};
-use crate::calendar::notify::Hub; // NOTIFY-WIRE
 use crate::clock::SharedClock;
+use crate::notifications::Hub;
 use crate::store::Db;
 
 /// The running module.
@@ -86,7 +86,9 @@ impl Provisioning {
                 Some(tokio::spawn(executor.run(stop)))
             }
             (Some(_), None) => {
-                tracing::info!("provisioning: no cloud URL (--cloud-url / ALLOT_CLOUD_URL), so the executor is off: exams are kept and planned, no VM is started");
+                tracing::info!(
+                    "provisioning: no cloud URL (--cloud-url / ALLOT_CLOUD_URL), so the executor is off: exams are kept and planned, no VM is started"
+                );
                 None
             }
             (None, _) => None,

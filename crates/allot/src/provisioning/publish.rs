@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::ledger::{self, LedgerRow, LedgerState};
 use super::watch::ExamSnapshot;
-use crate::calendar::notify::Hub; // NOTIFY-WIRE
+use crate::notifications::{Hub, NewNotification};
 use crate::store::{Db, Tx};
 
 /// Notifications of the provisioning module.
@@ -48,9 +48,20 @@ impl Publisher {
         data: serde_json::Value,
         now: Timestamp,
     ) -> Result<(), sqlx::Error> {
-        // NOTIFY-WIRE
-        let _ = (tx, kind, exam_id, data, now);
-        Ok(())
+        crate::notifications::insert(
+            tx,
+            NewNotification {
+                id: Uuid::now_v7(),
+                module: crate::notifications::PROVISIONING,
+                kind,
+                calendar_id: None,
+                event_id: None,
+                exam_id: Some(exam_id),
+                at: now,
+                data,
+            },
+        )
+        .await
     }
 
     fn bump(&self) {

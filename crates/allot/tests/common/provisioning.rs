@@ -57,7 +57,9 @@ impl Rig {
     pub async fn with(backend: Backend, cloud: CloudConfig, profile: Profile) -> Option<Rig> {
         let app = TestApp::new(backend).await?;
         let clock: SharedClock = Arc::new(app.clock.clone());
-        let cloud = allot::sim::cloud::spawn(cloud, clock).await.expect("sim cloud");
+        let cloud = allot::sim::cloud::spawn(cloud, clock)
+            .await
+            .expect("sim cloud");
         let (exams, rx) = watch::channel(Arc::new(Vec::new()));
         let executor = Self::executor(&app, &cloud, profile, rx);
         Some(Rig {
@@ -77,8 +79,8 @@ impl Rig {
         exams: watch::Receiver<ExamSnapshot>,
     ) -> Executor {
         let clock: SharedClock = Arc::new(app.clock.clone());
-        let client = CloudClient::new(&cloud.url(), std::time::Duration::from_secs(10))
-            .expect("client");
+        let client =
+            CloudClient::new(&cloud.url(), std::time::Duration::from_secs(10)).expect("client");
         Executor::new(
             app.db().clone(),
             clock,
@@ -162,7 +164,10 @@ impl Rig {
             self.steps += 1;
             let now = self.now();
             if self.steps % 100_000 == 0 {
-                panic!("still stepping at {now} (wake {wake}) after {} steps", self.steps);
+                panic!(
+                    "still stepping at {now} (wake {wake}) after {} steps",
+                    self.steps
+                );
             }
             if wake > until {
                 if until > now {
@@ -205,7 +210,11 @@ impl Rig {
         let prefix = format!("{exam}:");
         self.vms()
             .into_iter()
-            .filter(|v| v.idempotency_key.as_deref().is_some_and(|k| k.starts_with(&prefix)))
+            .filter(|v| {
+                v.idempotency_key
+                    .as_deref()
+                    .is_some_and(|k| k.starts_with(&prefix))
+            })
             .collect()
     }
 
@@ -223,8 +232,10 @@ impl Rig {
     /// the provider's VM of its key. Returns the VMs per exam.
     pub async fn audit(&self) -> HashMap<Uuid, Vec<VmView>> {
         let rows = self.ledger(None).await;
-        let by_key: HashMap<&str, &LedgerRow> =
-            rows.iter().map(|r| (r.idempotency_key.as_str(), r)).collect();
+        let by_key: HashMap<&str, &LedgerRow> = rows
+            .iter()
+            .map(|r| (r.idempotency_key.as_str(), r))
+            .collect();
         let mut per_exam: HashMap<Uuid, Vec<VmView>> = HashMap::new();
         let mut keys = HashSet::new();
         for vm in self.vms() {
@@ -233,7 +244,11 @@ impl Rig {
             let row = by_key
                 .get(key.as_str())
                 .unwrap_or_else(|| panic!("VM {} has key {key} the ledger does not know", vm.id));
-            assert_eq!(row.vm_id, Some(vm.id), "ledger row {key} records another VM");
+            assert_eq!(
+                row.vm_id,
+                Some(vm.id),
+                "ledger row {key} records another VM"
+            );
             per_exam.entry(row.exam_id).or_default().push(vm);
         }
         // No slot ever had two VMs alive at the same time.
@@ -257,6 +272,27 @@ impl Rig {
             }
         }
         per_exam
+    }
+
+    /// The provisioning notifications of the feed, as (kind, data), once
+    /// at least `expected` are visible (PostgreSQL shows a row only when
+    /// every older transaction has ended, so this waits up to 20 s).
+    pub async fn notifications(&self, expected: usize) -> Vec<(String, serde_json::Value)> {
+        use allot::notifications::{Cursor, Filter, PROVISIONING, after};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let filter = Filter {
+                modules: &[PROVISIONING],
+                ..Default::default()
+            };
+            let rows = after(self.app.db(), Cursor::START, &filter, 1000)
+                .await
+                .expect("feed");
+            if rows.len() >= expected || std::time::Instant::now() > deadline {
+                return rows.into_iter().map(|r| (r.kind, r.data.0)).collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Every VM the provider made is stopped.
