@@ -222,8 +222,7 @@ impl ServeArgs {
         )?;
         let cloud_url = pick!(cloud_url).filter(|u| !u.trim().is_empty());
         if let Some(url) = &cloud_url {
-            crate::provisioning::cloud::CloudClient::new(url, Duration::from_secs(1))
-                .map_err(|e| format!("--cloud-url: {e}"))?;
+            crate::provisioning::cloud::check_url(url).map_err(|e| format!("--cloud-url: {e}"))?;
         }
         Ok(ServeConfig {
             database_url: pick!(database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),

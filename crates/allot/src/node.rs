@@ -30,7 +30,8 @@ fn plus(t: Timestamp, d: Duration) -> Timestamp {
 impl Node {
     /// Registers a new node. On SQLite, which is single-process by its file
     /// lock, every other node is known dead and is expired at once, so their
-    /// runs are interrupted without waiting out a lease.
+    /// runs are interrupted and their leader leases freed without waiting
+    /// out a lease.
     pub async fn register(
         db: Db,
         clock: SharedClock,
@@ -54,6 +55,13 @@ impl Node {
             if db.backend() == Backend::Sqlite {
                 sqlx::query("UPDATE nodes SET expires_at = $1 WHERE id <> $2 AND expires_at > $1")
                     .bind(DbTime(now))
+                    .bind(DbId(id))
+                    .execute(pool)
+                    .await?;
+                // Their leader leases too, so a restarted process resumes its
+                // singletons (the provisioning executor) at once instead of
+                // waiting for a dead holder's lease to run out.
+                sqlx::query("DELETE FROM leader_leases WHERE holder <> $1")
                     .bind(DbId(id))
                     .execute(pool)
                     .await?;

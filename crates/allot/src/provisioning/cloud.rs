@@ -62,11 +62,10 @@ impl CloudClient {
     /// A client of the provider at `base` (`http://host:port`); each call
     /// gives up after `timeout` (a [`CallError::Transient`]).
     pub fn new(base: &str, timeout: Duration) -> Result<CloudClient, String> {
-        let url = reqwest::Url::parse(base).map_err(|e| format!("cloud URL {base:?}: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("cloud URL {base:?}: must be http:// or https://"));
-        }
+        check_url(base)?;
+        crate::tls::install();
         let http = reqwest::Client::builder()
+            .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build the cloud client: {e}"))?;
@@ -135,6 +134,15 @@ impl CloudClient {
             ready_at: view.ready_at,
         })
     }
+}
+
+/// Whether `base` can be a provider's URL (http or https).
+pub fn check_url(base: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("cloud URL {base:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("cloud URL {base:?}: must be http:// or https://"));
+    }
+    Ok(())
 }
 
 fn transport(e: reqwest::Error) -> CallError {
