@@ -329,3 +329,82 @@ both_backends!(two_executors_act_as_one, |backend| async move {
     assert_eq!(rig.vms_of(exam).len(), 30);
     rig.audit().await;
 });
+
+both_backends!(
+    an_exam_moved_earlier_is_replanned_and_its_shortfall_reported,
+    |backend| async move {
+        let Some(mut rig) = Rig::new(backend).await else {
+            return;
+        };
+        let exam = rig.exam("moved", at(3600), at(5400), 50).await;
+        rig.run_until(at(600)).await;
+        assert!(
+            rig.vms_of(exam).is_empty(),
+            "nothing asked for an hour ahead"
+        );
+        // 100 s before the new start: one VM per 6 s, 16 of them on time.
+        rig.patch(exam, json!({"start_at": at(700).to_string()}))
+            .await;
+        rig.run_until(at(601)).await;
+        let forecast = rig.executor.plan().expect("leading").exams[0];
+        assert_eq!(
+            (forecast.predicted_ready_at_start, forecast.shortfall),
+            (16, 34)
+        );
+        let notes = rig.notifications(1).await;
+        assert_eq!(notes[0].0, "exam_infeasible");
+        assert_eq!(notes[0].1["shortfall"], 34);
+        rig.run_until(at(700)).await;
+        assert_eq!(rig.ready_at(exam, at(700)), 16, "as predicted");
+        rig.run_until(at(700 + 34 * 6)).await;
+        assert_eq!(
+            rig.ready_at(exam, rig.now()),
+            50,
+            "the rest as soon as possible"
+        );
+        rig.audit().await;
+    }
+);
+
+both_backends!(a_noisy_neighbours_429s_are_honoured, |backend| async move {
+    // The neighbour's VMs also take places in the provider's queue ahead
+    // of the exam's; the margin absorbs that.
+    let profile = Profile {
+        margin: 60_000_000,
+        ..Profile::default()
+    };
+    let Some(mut rig) = Rig::with(backend, provider(Faults::default()), profile).await else {
+        return;
+    };
+    let exam = rig.exam("shared account", at(600), at(1200), 20).await;
+    // Another client of the same account uses the whole second's budget
+    // just when the executor's first call is due.
+    let http = reqwest::Client::new();
+    let first_call = at(600 - 60 - 20 * 6);
+    rig.run_until(first_call - secs(1)).await;
+    rig.app.clock.set(first_call);
+    for i in 0..3 {
+        let r = http
+            .post(format!("{}/vms", rig.cloud.url()))
+            .header("idempotency-key", format!("neighbour-{i}"))
+            .send()
+            .await
+            .expect("neighbour");
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    rig.run_until(at(600)).await;
+    let stats = rig.cloud.stats();
+    assert!(
+        stats.start.rate_limited >= 1,
+        "the executor met a 429: {stats:?}"
+    );
+    assert_eq!(rig.ready_at(exam, at(600)), 20);
+    assert_eq!(
+        rig.vms_of(exam).len(),
+        20,
+        "a refused call made nothing, and was made again"
+    );
+    let ledger = rig.ledger(Some(exam)).await;
+    let slots: std::collections::HashSet<u32> = ledger.iter().map(|r| r.slot).collect();
+    assert_eq!(slots.len(), 20);
+});

@@ -259,6 +259,22 @@ async fn run(url: &str, dir: &Scratch) {
         );
     }
     assert_eq!(cloud.rate_limited().await, 0, "no 429 in normal operation");
+    let metrics = reqwest::get(format!("{}/metrics", serve.api().base))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "allot_provisioning_calls_total",
+        "allot_provisioning_vms",
+        "allot_provisioning_predicted_shortfall",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
     let log = serve.stderr();
     serve.terminate(Duration::from_secs(30)).await;
     db.close().await;
