@@ -199,7 +199,7 @@ impl Server {
     /// claims, running executions get the grace period, the rest are
     /// recorded `interrupted`, the node's lease is released.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), String> {
@@ -216,6 +216,15 @@ impl Server {
         http_stop.cancel();
         let interrupted = self.jobs.shutdown(self.shutdown_grace).await;
         self.stop.cancel();
+        // The executor ends after the step it is in (whose calls are all
+        // recorded) and gives its lease up, before the database closes.
+        if let Some(executor) = self.provisioning.executor.take()
+            && tokio::time::timeout(Duration::from_secs(15), executor)
+                .await
+                .is_err()
+        {
+            tracing::warn!("provisioning executor still busy after 15 s; stopping anyway");
+        }
         if let Err(e) = self.node.stop().await {
             tracing::warn!(error = %e, "cannot release the node lease");
         }

@@ -413,3 +413,62 @@ pub async fn record_shortfall(
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_900_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn states_round_trip_and_say_what_they_hold() {
+        for state in LedgerState::ALL {
+            assert_eq!(state.as_str().parse::<LedgerState>(), Ok(state));
+        }
+        assert!("running".parse::<LedgerState>().is_err());
+        let live: Vec<_> = LedgerState::ALL
+            .into_iter()
+            .filter(|s| s.is_live())
+            .collect();
+        assert_eq!(
+            live,
+            [
+                LedgerState::Requesting,
+                LedgerState::Pending,
+                LedgerState::Ready
+            ]
+        );
+        assert!(LedgerState::Stopping.is_open() && !LedgerState::Stopped.is_open());
+    }
+
+    #[test]
+    fn the_planner_sees_open_rows_and_only_stops_what_has_an_id() {
+        let exam = Uuid::now_v7();
+        let mut row = LedgerRow::intent(exam, 3, 1, t(0), Some(t(6)));
+        assert!(row.idempotency_key.starts_with(&format!("{exam}:3:")));
+        let vm = row.planned().unwrap();
+        assert_eq!(vm.key.slot, 3);
+        assert!(!vm.stoppable, "no id yet");
+        assert_eq!(
+            vm.state,
+            VmState::Pending {
+                ready_at: Some(t(6).as_microsecond())
+            }
+        );
+        row.state = LedgerState::Ready;
+        row.vm_id = Some(Uuid::now_v7());
+        row.ready_at = Some(t(5));
+        let vm = row.planned().unwrap();
+        assert!(vm.stoppable);
+        assert_eq!(
+            vm.state,
+            VmState::Ready {
+                at: t(5).as_microsecond()
+            }
+        );
+        row.state = LedgerState::Stopped;
+        assert_eq!(row.planned(), None);
+    }
+}
