@@ -164,6 +164,14 @@ impl Leading {
         }
     }
 
+    /// The open rows due at or before `now`, earliest first.
+    fn due_by(&self, now: Timestamp) -> Vec<Uuid> {
+        self.due
+            .range(..=(now, Uuid::max()))
+            .map(|&(_, id)| id)
+            .collect()
+    }
+
     /// The planned start call due first: (run, call index).
     fn next_start(&self) -> Option<(usize, u32, Timestamp)> {
         self.plan
@@ -446,12 +454,7 @@ impl Executor {
     /// Repeats due `start()`s of requesting rows and `stop()`s of stopping
     /// rows, oldest due first.
     async fn retries(&mut self, l: &mut Leading, now: Timestamp, budget: &mut usize) {
-        let due: Vec<Uuid> = l
-            .due
-            .range(..=(now, Uuid::max()))
-            .map(|&(_, id)| id)
-            .collect();
-        for id in due {
+        for id in l.due_by(now) {
             if *budget == 0 {
                 return;
             }
@@ -695,12 +698,7 @@ impl Executor {
 
     /// Asks the provider about pending VMs whose time has come.
     async fn describes(&mut self, l: &mut Leading, now: Timestamp, budget: &mut usize) {
-        let due: Vec<Uuid> = l
-            .due
-            .range(..=(now, Uuid::max()))
-            .map(|&(_, id)| id)
-            .collect();
-        for id in due {
+        for id in l.due_by(now) {
             if *budget == 0 {
                 return;
             }
