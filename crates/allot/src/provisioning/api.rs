@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+use super::ledger::LedgerRow;
 use super::model::*;
+use super::status;
 use crate::http::AppState;
 use crate::http::auth::{Authorized, Scope};
 use crate::http::extract::{ApiJson, ApiQuery};
@@ -34,6 +36,9 @@ pub fn routes() -> Router<AppState> {
             "/v1/exams/{id}",
             get(get_exam).patch(update_exam).delete(delete_exam),
         )
+        .route("/v1/exams/{id}/provisioning", get(exam_provisioning))
+        .route("/v1/provisioning/plan", get(provisioning_plan))
+        .route("/v1/provisioning/vms", get(provisioning_vms))
 }
 
 /// Add an exam: `students` VMs to be ready by `start_at`.
@@ -99,4 +104,61 @@ pub async fn delete_exam(
 ) -> Result<StatusCode, Problem> {
     s.exams.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where an exam's VMs are and what the plan predicts: `needed`,
+/// `requested`, `ready`, `stopped`, `predicted_ready_at_start`,
+/// `shortfall`, `fully_ready_at`, `next_start_call_at` and more. Computed
+/// from the stored exams and VM ledger at the server's clock, so any
+/// replica answers it.
+#[utoipa::path(get, path = "/v1/exams/{id}/provisioning", tag = "provisioning",
+    params(("id" = String, Path, description = "The exam's id (a UUID)")),
+    responses((status = 200, body = ExamProvisioning),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["provisioning:read"])))]
+pub async fn exam_provisioning(
+    State(s): State<AppState>,
+    _: Authorized<Read>,
+    Path(id): Path<String>,
+) -> Result<Json<ExamProvisioning>, Problem> {
+    let now = s.clock.now();
+    Ok(Json(
+        status::exam_status(&s.db, s.exams.config(), now, &id).await?,
+    ))
+}
+
+/// The planned `start()` and `stop()` calls overlapping `[from, to)`
+/// (default: from now on), as runs per exam in start order, with each
+/// exam's forecast. At most 1000 exams and 1000 runs (`truncated` says
+/// when more were left out).
+#[utoipa::path(get, path = "/v1/provisioning/plan", tag = "provisioning", params(PlanQuery),
+    responses((status = 200, body = ProvisioningPlan),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["provisioning:read"])))]
+pub async fn provisioning_plan(
+    State(s): State<AppState>,
+    _: Authorized<Read>,
+    ApiQuery(q): ApiQuery<PlanQuery>,
+) -> Result<Json<ProvisioningPlan>, Problem> {
+    let now = s.clock.now();
+    Ok(Json(status::plan(&s.db, s.exams.config(), now, &q).await?))
+}
+
+/// The VM ledger: one row per `start()` attempt, by id (creation order),
+/// optionally of one exam and in one state.
+#[utoipa::path(get, path = "/v1/provisioning/vms", tag = "provisioning", params(VmListQuery),
+    responses((status = 200, body = Page<LedgerRow>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["provisioning:read"])))]
+pub async fn provisioning_vms(
+    State(s): State<AppState>,
+    _: Authorized<Read>,
+    ApiQuery(q): ApiQuery<VmListQuery>,
+) -> Result<Json<Page<LedgerRow>>, Problem> {
+    Ok(Json(status::vms(&s.db, &q).await?))
 }

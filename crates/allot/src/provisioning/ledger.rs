@@ -86,30 +86,42 @@ impl FromStr for LedgerState {
     }
 }
 
-/// One row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row: one `start()` attempt for one slot of one exam, and what
+/// became of its VM. This is also the wire shape of
+/// `GET /v1/provisioning/vms`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LedgerRow {
     pub id: Uuid,
     pub exam_id: Uuid,
+    /// The seat it is for, `0..students`: one live VM per slot.
     pub slot: u32,
+    /// 1 for the slot's first `start()`, one more after each failed one.
     pub attempt: u32,
     /// Sent with every `start()` of this row: `{exam}:{slot}:{row id}`.
     pub idempotency_key: String,
     pub state: LedgerState,
     /// The provider's id, once it answered.
     pub vm_id: Option<Uuid>,
+    #[schema(value_type = String, format = DateTime)]
     pub requested_at: Timestamp,
     /// When the plan expects it ready (the provider's word once asked).
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expected_ready_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ready_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub stop_requested_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub stopped_at: Option<Timestamp>,
     pub start_calls: u32,
     pub stop_calls: u32,
     /// Found `requesting` after a crash: the provider may have made a VM
-    /// whose id was never recorded.
+    /// whose id was never recorded. It stays set once the VM is found
+    /// (`vm_id` given), as a record of the incident.
     pub maybe_leaked: bool,
+    /// The last failed call's error, cleared by a success.
     pub last_error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 

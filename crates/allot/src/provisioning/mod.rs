@@ -6,8 +6,10 @@
 //! both backends, tolerant of rows other applications wrote badly),
 //! [`watch`] (the current exams and a signal when they change, whoever
 //! changed them: the API, or SQL written straight to the `exams` table),
-//! [`api`] (routes). Planning is the pure kernel `allot_kernel::provisioning`;
-//! the cloud provider it plans for is simulated by `crate::sim::cloud`.
+//! [`api`] (routes), [`status`] (what the user sees: one exam's status,
+//! the planned calls, the VM ledger). Planning is the pure kernel
+//! `allot_kernel::provisioning`; the cloud provider it plans for is
+//! simulated by `crate::sim::cloud`.
 
 pub mod api;
 pub mod cloud;
@@ -17,6 +19,7 @@ pub mod model;
 pub mod pacing;
 pub mod publish;
 pub mod service;
+pub mod status;
 pub mod store;
 pub mod watch;
 

@@ -89,7 +89,7 @@ impl ExamRow {
 }
 
 /// 409: the row is in the table but one of its columns cannot be read.
-fn unreadable(u: &Unreadable) -> Problem {
+pub(super) fn unreadable(u: &Unreadable) -> Problem {
     Problem::new(
         StatusCode::CONFLICT,
         "unreadable",
