@@ -1,8 +1,8 @@
 //! The `allot` command line: `serve` runs the service; `token create` writes
 //! to its database; `tasks` and `executions` (jobs), `systems`, `entries`
 //! and `outages` (booking), `calendars`, `events` and `notifications`
-//! (calendar) and `exams` (provisioning) are clients of its API; `sim` runs
-//! simulators of what allot schedules against.
+//! (calendar) and `exams` and `provisioning` (provisioning) are clients of
+//! its API; `sim` runs simulators of what allot schedules against.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the server refused the
 //! request (4xx), 2 usage error, 3 the server failed or cannot be reached.
@@ -23,6 +23,7 @@ mod notifications;
 mod outages;
 mod output;
 mod pages;
+mod provisioning;
 mod systems;
 mod table;
 mod task_body;
@@ -73,6 +74,9 @@ pub enum Command {
     Notifications(notifications::NotificationsArgs),
     /// Add, list, change and remove the exams VMs are provisioned for.
     Exams(exams::ExamsArgs),
+    /// See where each exam's VMs are, what the plan predicts (shortfall,
+    /// when fully ready) and the start and stop calls it will make.
+    Provisioning(provisioning::ProvisioningArgs),
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -132,6 +136,7 @@ pub fn main() -> ExitCode {
             Command::Events(args) => events::run(args).await,
             Command::Notifications(args) => notifications::run(args).await,
             Command::Exams(args) => exams::run(args).await,
+            Command::Provisioning(args) => provisioning::run(args).await,
             Command::Sim(SimCommand::Cloud(args)) => crate::sim::cloud::command::run(args).await,
             Command::Bench(bench) => {
                 crate::tls::install();
@@ -493,6 +498,22 @@ mod tests {
             .is_ok()
         );
         assert!(ok(&["notifications", "tail", "--calendar", "c1"]).is_ok());
+    }
+
+    #[test]
+    fn provisioning_flags() {
+        let ok = |args: &[&str]| {
+            let mut argv = vec!["allot", "provisioning"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).map(|_| ())
+        };
+        assert!(ok(&["status"]).is_ok());
+        assert!(ok(&["status", "e1", "--json"]).is_ok());
+        assert!(ok(&["status", "e1", "e2"]).is_err());
+        assert!(ok(&["plan", "--from", "-1h", "--to", "+2h", "--json"]).is_ok());
+        assert!(ok(&["plan", "--from", "soon"]).is_err());
+        assert!(ok(&["plan", "--to", "2030-06-03T08:00:00"]).is_err());
+        assert!(ok(&["plans"]).is_err());
     }
 
     #[test]
