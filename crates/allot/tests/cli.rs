@@ -1,8 +1,8 @@
 //! The `allot tasks` / `allot executions`, booking (`systems`, `entries`,
 //! `outages`), calendar (`calendars`, `events`, `notifications`) and
-//! provisioning (`exams`) commands against a real `allot serve` process:
-//! the binaries as a user runs them, checked by output and exit code (0 ok,
-//! 1 refused, 2 usage, 3 unreachable).
+//! provisioning (`exams`, `provisioning`) commands against a real `allot
+//! serve` process: the binaries as a user runs them, checked by output and
+//! exit code (0 ok, 1 refused, 2 usage, 3 unreachable).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -1113,6 +1113,123 @@ fn exams_round_trip_against_a_live_server() {
     assert_eq!(gone.code, 1, "{}", gone.stderr);
     let left = server.cli(&["exams", "list", "--json"]).ok().json();
     assert_eq!(left["items"].as_array().map(Vec::len), Some(1), "{left}");
+}
+
+#[test]
+fn provisioning_status_and_plan_against_a_live_server() {
+    let server = Server::start();
+    let exam = server
+        .cli(&[
+            "exams",
+            "create",
+            "--name",
+            "Chemistry",
+            "--start",
+            "+2h",
+            "--end",
+            "+3h",
+            "--students",
+            "5",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let exam_id = text(&exam, "id");
+
+    // One exam: every field, one per line; --json is the server's document.
+    let shown = server.cli(&["provisioning", "status", &exam_id]).ok();
+    for line in [
+        "needed ",
+        "requested ",
+        "ready ",
+        "shortfall ",
+        "next_start_call_at ",
+    ] {
+        assert!(
+            shown.stdout.lines().any(|l| l.starts_with(line)),
+            "{line:?} missing:\n{}",
+            shown.stdout
+        );
+    }
+    let status = server
+        .cli(&["provisioning", "status", &exam_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(status["needed"], 5, "{status}");
+    assert_eq!(status["requested"], 0, "{status}");
+    assert_eq!(status["shortfall"], 0, "{status}");
+    assert_eq!(status["feasible"], true, "{status}");
+    assert_eq!(status["executor"], false, "no --cloud-url: {status}");
+    assert!(status["next_start_call_at"].is_string(), "{status}");
+
+    // Every exam to come: a table, or --json items with the forecast.
+    let table = server.cli(&["provisioning", "status"]).ok();
+    assert!(table.stdout.starts_with("EXAM "), "{}", table.stdout);
+    assert!(table.stdout.contains("SHORTFALL"), "{}", table.stdout);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&exam_id))
+        .unwrap_or_else(|| panic!("no row for the exam:\n{}", table.stdout));
+    assert!(row.ends_with("Chemistry"), "{row}");
+    assert!(
+        table.stderr.contains("--cloud-url"),
+        "says nothing is started: {}",
+        table.stderr
+    );
+    let items = server
+        .cli(&["provisioning", "status", "--json"])
+        .ok()
+        .json();
+    assert_eq!(items["items"][0]["exam_id"], exam_id.as_str(), "{items}");
+    assert_eq!(items["items"][0]["predicted_ready_at_start"], 5, "{items}");
+
+    // The plan: one run of 5 start calls, shortly before the deadline.
+    let plan = server.cli(&["provisioning", "plan"]).ok();
+    let lines: Vec<&str> = plan.stdout.lines().collect();
+    assert!(lines[0].starts_with("WHEN "), "{}", plan.stdout);
+    assert_eq!(lines.len(), 2, "{}", plan.stdout);
+    assert!(lines[1].contains(" start "), "{}", plan.stdout);
+    assert!(lines[1].contains(" 5 "), "{}", plan.stdout);
+    assert!(lines[1].contains(" 0-4 "), "{}", plan.stdout);
+    assert!(lines[1].ends_with("Chemistry"), "{}", plan.stdout);
+    let doc = server
+        .cli(&["provisioning", "plan", "--to", "+4h", "--json"])
+        .ok()
+        .json();
+    assert_eq!(doc["exams"][0]["starts"][0]["count"], 5, "{doc}");
+    assert_eq!(doc["exams"][0]["starts"][0]["step_seconds"], 6.0, "{doc}");
+    assert_eq!(doc["truncated"], false, "{doc}");
+    let later = server.cli(&["provisioning", "plan", "--from", "+4h"]).ok();
+    assert_eq!(later.stdout, "no planned calls\n");
+
+    // Refused by the server (exit 1, saying why) or by the command line
+    // before anything is sent (exit 2).
+    let backwards = server.cli(&["provisioning", "plan", "--from", "+2h", "--to", "+1h"]);
+    assert_eq!(backwards.code, 1, "{}", backwards.stderr);
+    assert!(backwards.stderr.contains("after"), "{}", backwards.stderr);
+    let unknown = server.cli(&[
+        "provisioning",
+        "status",
+        "0197a3c2-8f00-7000-8000-000000000000",
+    ]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    let malformed = server.cli(&["provisioning", "status", "not-an-id"]);
+    assert_eq!(malformed.code, 1, "{}", malformed.stderr);
+    assert!(
+        malformed.stderr.contains("not-an-id"),
+        "{}",
+        malformed.stderr
+    );
+    for bad in [
+        &["provisioning", "status", "../tokens"][..],
+        &["provisioning", "plan", "--from", "soon"],
+        &["provisioning", "plan", "--to", "2030-06-03T08:00:00"],
+        &["provisioning", "stats"],
+    ] {
+        let out = server.cli(bad);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+    }
 }
 
 #[test]
