@@ -231,6 +231,15 @@ both_backends!(
         assert_eq!(s["next_start_call_at"], "2026-11-23T12:00:00Z", "{s}");
         assert_eq!(s["planned_starts"], 700, "{s}");
         assert_eq!((&s["requested"], &s["ready"]), (&json!(0), &json!(0)));
+        // On time and late, the calls are one run, one per 6 s from now.
+        let plan = get(&app, "/v1/provisioning/plan").await;
+        assert_eq!(
+            plan["exams"][0]["starts"],
+            json!([{"first_at": "2026-11-23T12:00:00Z", "last_at": "2026-11-23T13:09:54Z",
+                    "count": 700, "step_seconds": 6.0, "first_slot": 0,
+                    "first_ready_at": "2026-11-23T12:00:06Z",
+                    "last_ready_at": "2026-11-23T13:10:00Z"}])
+        );
 
         // Margin 0 (and a cloud configured): the deadline is the start,
         // 12:00:06 + 6 s * k <= 13:00:00 for k = 0..=599: shortfall 100.
