@@ -299,7 +299,7 @@ both_backends!(
             let (status, problem) = app
                 .call("GET", &format!("/v1/exams/{bad}/provisioning"), None)
                 .await;
-            assert_problem(status, &problem, StatusCode::BAD_REQUEST, "bad-request");
+            assert_problem(status, &problem, StatusCode::NOT_FOUND, "not-found");
             assert_eq!(problem["id"], bad, "{problem}");
             assert!(
                 problem["detail"].as_str().unwrap_or_default().contains(bad),

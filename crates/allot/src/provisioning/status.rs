@@ -90,17 +90,6 @@ fn forecast_view(f: &Forecast) -> PlanForecast {
     }
 }
 
-/// A path id: 400 when it is no UUID (it could name no exam), 404 later
-/// when no exam has it.
-fn path_id(id: &str) -> Result<Uuid, Problem> {
-    id.parse::<Uuid>().map_err(|_| {
-        Problem::bad_request(format!(
-            "{id:?} is not an exam id (a UUID such as 0197a3c2-8f00-7000-8000-000000000000)"
-        ))
-        .with("id", id)
-    })
-}
-
 /// `GET /v1/exams/{id}/provisioning`
 pub async fn exam_status(
     db: &Db,
@@ -108,7 +97,8 @@ pub async fn exam_status(
     now: Timestamp,
     id: &str,
 ) -> Result<ExamProvisioning, Problem> {
-    let uuid = path_id(id)?;
+    // As `GET /v1/exams/{id}`: an id that is no UUID names no exam (404).
+    let uuid = crate::http::paging::parse_id(id, "exam")?;
     // The plan is made from every readable exam; this one must be among
     // them. If it is not, the row says why (absent or unreadable); one
     // created between the two reads is planned again.
