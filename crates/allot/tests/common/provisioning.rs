@@ -163,7 +163,7 @@ impl Rig {
             let wake = self.executor.step().await;
             self.steps += 1;
             let now = self.now();
-            if self.steps % 100_000 == 0 {
+            if self.steps.is_multiple_of(100_000) {
                 panic!(
                     "still stepping at {now} (wake {wake}) after {} steps",
                     self.steps
