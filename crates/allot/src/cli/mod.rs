@@ -24,7 +24,7 @@ mod outages;
 mod output;
 mod pages;
 mod systems;
-mod table;
+pub(crate) mod table;
 mod task_body;
 mod tasks;
 mod token;

@@ -4,12 +4,28 @@
 //!
 //! - [`scenario`]: the day, from a seed: overlapping exams of mixed sizes,
 //!   late additions, one resize, one cancellation.
+//! - [`driver`]: one private SQLite database, the cloud simulator and the
+//!   executor on one `ManualClock`; the scenario's changes are written to
+//!   the exams table at their times and the clock jumps from one wake-up
+//!   to the next, so a day passes in seconds.
+//! - [`report`]: per exam what was needed, ready at the start, idle
+//!   against the planner's lower bound and stopped after the end, measured
+//!   from the simulator's VMs, next to what the planner predicted; the
+//!   totals (429s, leaked VMs) and the verdict.
+//! - [`svg`]: a chart of ready VMs per exam over the day.
+//!
+//! How to read a report: docs/provisioning.md, "The exam-day simulation".
 
+pub mod driver;
+pub mod report;
 pub mod scenario;
+pub mod svg;
 
 use allot_kernel::provisioning::Profile;
 use jiff::SignedDuration;
 
+pub use driver::{Outcome, Series, SimError, run, simulate};
+pub use report::{ExamReport, Report};
 pub use scenario::{Scenario, ScenarioConfig, generate};
 
 /// One simulation: the day to generate and the provider to run it on.
