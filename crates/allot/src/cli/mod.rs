@@ -86,6 +86,11 @@ pub enum SimCommand {
     /// A cloud provider: rate-limited VM start/stop calls, VMs allocated at
     /// a fixed rate, injected faults (see docs/provisioning.md).
     Cloud(crate::sim::cloud::command::CloudArgs),
+    /// A school day of exams run through the provisioning executor against
+    /// the cloud simulator on a virtual clock, in seconds; prints per exam
+    /// what was needed, ready at the start, idle and stopped after the end
+    /// (see docs/provisioning.md).
+    ExamDay(crate::sim::exam_day::command::ExamDayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +138,9 @@ pub fn main() -> ExitCode {
             Command::Notifications(args) => notifications::run(args).await,
             Command::Exams(args) => exams::run(args).await,
             Command::Sim(SimCommand::Cloud(args)) => crate::sim::cloud::command::run(args).await,
+            Command::Sim(SimCommand::ExamDay(args)) => {
+                crate::sim::exam_day::command::run(args).await
+            }
             Command::Bench(bench) => {
                 crate::tls::install();
                 let result = match bench {

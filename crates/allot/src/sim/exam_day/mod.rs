@@ -13,9 +13,11 @@
 //!   from the simulator's VMs, next to what the planner predicted; the
 //!   totals (429s, leaked VMs) and the verdict.
 //! - [`svg`]: a chart of ready VMs per exam over the day.
+//! - [`command`]: the CLI.
 //!
 //! How to read a report: docs/provisioning.md, "The exam-day simulation".
 
+pub mod command;
 pub mod driver;
 pub mod report;
 pub mod scenario;
