@@ -42,7 +42,7 @@ use crate::sim::cloud::{CloudConfig, VmView};
 use crate::store::{ConnectError, Db, DbOptions};
 
 /// Steps after which a run is taken to be stuck (a 30-exam day takes
-/// about 50,000).
+/// about 35,000).
 const MAX_STEPS: u64 = 20_000_000;
 /// How long after the last exam's end the run waits for the last stop.
 const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(12);

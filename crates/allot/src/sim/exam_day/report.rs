@@ -354,9 +354,12 @@ impl Report {
                     format!("{} after {after}", e.name)
                 })
                 .collect();
+            let (count, verb, pronoun) = match moved.len() {
+                1 => ("1 of them".to_string(), "was", "it"),
+                n => (format!("{n} of them"), "were", "they"),
+            };
             out.push_str(&format!(
-                "; {} predicted otherwise when it became known: {}",
-                moved.len(),
+                "; {count} {verb} predicted otherwise when {pronoun} became known: {}",
                 names.join(", ")
             ));
         }
