@@ -17,7 +17,7 @@ fn small_day(exams: usize, seed: u64, max_students: u32) -> ExamDayConfig {
     config
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_small_day_has_no_429_no_leak_and_every_feasible_exam_ready() {
     let config = small_day(6, 3, 300);
     let scenario = generate(&config.scenario).expect("a day");
@@ -62,7 +62,7 @@ async fn a_small_day_has_no_429_no_leak_and_every_feasible_exam_ready() {
     assert_eq!(outcome.series.len(), 6, "one series per exam");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_overfull_day_reports_the_shortfall_the_planner_predicted() {
     // One VM a minute, and the first plain exam of the day made larger
     // than the minutes before it: it cannot be served in full.
@@ -101,7 +101,7 @@ async fn an_overfull_day_reports_the_shortfall_the_planner_predicted() {
     assert!(r.failures().is_empty(), "{:?}", r.failures());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_seed_gives_the_same_report() {
     let config = small_day(3, 9, 60);
     let a = simulate(&config).await.expect("runs");

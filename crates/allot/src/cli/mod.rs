@@ -114,10 +114,14 @@ pub const EXIT_FAILED: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = if matches!(cli.command, Command::Sim(SimCommand::ExamDay(_))) {
+        // The simulation is one chain of awaits (executor, simulator,
+        // database): on one thread it skips the cross-thread wake-ups.
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
