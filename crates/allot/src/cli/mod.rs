@@ -25,7 +25,7 @@ mod output;
 mod pages;
 mod provisioning;
 mod systems;
-mod table;
+pub(crate) mod table;
 mod task_body;
 mod tasks;
 mod token;
@@ -90,6 +90,11 @@ pub enum SimCommand {
     /// A cloud provider: rate-limited VM start/stop calls, VMs allocated at
     /// a fixed rate, injected faults (see docs/provisioning.md).
     Cloud(crate::sim::cloud::command::CloudArgs),
+    /// A school day of exams run through the provisioning executor against
+    /// the cloud simulator on a virtual clock, in seconds; prints per exam
+    /// what was needed, ready at the start, idle and stopped after the end
+    /// (see docs/provisioning.md).
+    ExamDay(crate::sim::exam_day::command::ExamDayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,10 +118,14 @@ pub const EXIT_FAILED: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = if matches!(cli.command, Command::Sim(SimCommand::ExamDay(_))) {
+        // The simulation is one chain of awaits (executor, simulator,
+        // database): on one thread it skips the cross-thread wake-ups.
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -138,6 +147,9 @@ pub fn main() -> ExitCode {
             Command::Exams(args) => exams::run(args).await,
             Command::Provisioning(args) => provisioning::run(args).await,
             Command::Sim(SimCommand::Cloud(args)) => crate::sim::cloud::command::run(args).await,
+            Command::Sim(SimCommand::ExamDay(args)) => {
+                crate::sim::exam_day::command::run(args).await
+            }
             Command::Bench(bench) => {
                 crate::tls::install();
                 let result = match bench {

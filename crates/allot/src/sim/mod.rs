@@ -5,5 +5,8 @@
 //!
 //! - [`cloud`]: the cloud provider that exam provisioning starts and stops
 //!   VMs through (rate-limited calls, slow allocation, injected faults).
+//! - [`exam_day`]: a school day of exams run through the provisioning
+//!   executor against [`cloud`] on a virtual clock, and its report.
 
 pub mod cloud;
+pub mod exam_day;
