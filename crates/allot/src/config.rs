@@ -93,6 +93,9 @@ pub struct ServeArgs {
     /// provisioning: how long before an exam's start its VMs must be ready (default 2m).
     #[arg(long, env = "ALLOT_PROVISIONING_MARGIN")]
     pub provisioning_margin: Option<String>,
+    /// provisioning: how long after an exam's end its VMs are stopped (default 0s: at the end).
+    #[arg(long, env = "ALLOT_PROVISIONING_STOP_GRACE")]
+    pub provisioning_stop_grace: Option<String>,
 }
 
 /// Settings after every source has been applied.
@@ -122,6 +125,7 @@ pub struct ServeConfig {
     pub cloud_vms_per_minute: u32,
     pub cloud_requests_per_second: u32,
     pub provisioning_margin: Duration,
+    pub provisioning_stop_grace: Duration,
 }
 
 fn duration(name: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
@@ -135,9 +139,10 @@ impl ServeConfig {
     /// The provider's speed and the margin, as the provisioning planner
     /// takes them.
     pub fn provisioning_profile(&self) -> allot_kernel::provisioning::Profile {
-        let margin = i64::try_from(self.provisioning_margin.as_micros()).unwrap_or(i64::MAX);
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         allot_kernel::provisioning::Profile {
-            margin,
+            margin: micros(self.provisioning_margin),
+            stop_grace: micros(self.provisioning_stop_grace),
             ..allot_kernel::provisioning::Profile::from_rates(
                 self.cloud_vms_per_minute,
                 self.cloud_requests_per_second,
@@ -220,6 +225,11 @@ impl ServeArgs {
             pick!(provisioning_margin),
             Duration::from_secs(120),
         )?;
+        let provisioning_stop_grace = duration(
+            "provisioning-stop-grace",
+            pick!(provisioning_stop_grace),
+            Duration::ZERO,
+        )?;
         let cloud_url = pick!(cloud_url).filter(|u| !u.trim().is_empty());
         if let Some(url) = &cloud_url {
             crate::provisioning::cloud::check_url(url).map_err(|e| format!("--cloud-url: {e}"))?;
@@ -267,6 +277,7 @@ impl ServeArgs {
             cloud_vms_per_minute,
             cloud_requests_per_second,
             provisioning_margin,
+            provisioning_stop_grace,
         })
     }
 }
@@ -283,6 +294,48 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(30));
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert!(!c.log_json);
+        assert_eq!(c.cloud_url, None, "the provisioning executor is off");
+        let profile = c.provisioning_profile();
+        assert_eq!(profile.margin, 120_000_000);
+        assert_eq!(profile.stop_grace, 0);
+        assert_eq!(profile.alloc_period, 6_000_000);
+    }
+
+    #[test]
+    fn the_provisioning_profile_follows_the_settings() {
+        let c = ServeArgs {
+            cloud_url: Some("http://127.0.0.1:9700".into()),
+            cloud_vms_per_minute: Some(20),
+            cloud_requests_per_second: Some(5),
+            provisioning_margin: Some("5m".into()),
+            provisioning_stop_grace: Some("1m".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let p = c.provisioning_profile();
+        assert_eq!((p.alloc_period, p.request_interval), (3_000_000, 200_000));
+        assert_eq!((p.margin, p.stop_grace), (300_000_000, 60_000_000));
+        for bad in [
+            ServeArgs {
+                cloud_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                cloud_vms_per_minute: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                cloud_requests_per_second: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                provisioning_stop_grace: Some("soon".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
     }
 
     #[test]
