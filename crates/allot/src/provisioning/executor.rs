@@ -26,7 +26,6 @@
 //! instant instead, which runs a day in seconds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use allot_kernel::provisioning::{ExamId, Plan, Profile, VmKey, plan};
@@ -805,11 +804,6 @@ impl Executor {
     }
 }
 
-/// Wires the executor into `allot serve`: off without a cloud URL.
-pub fn spawn(executor: Executor, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(executor.run(stop))
-}
-
 /// Shared by the status routes: the planner's view at `now`, from the
 /// stored exams and ledger (any replica can answer, leading or not).
 pub fn plan_for(
@@ -822,6 +816,3 @@ pub fn plan_for(
     let vms: Vec<_> = open.iter().filter_map(|r| r.planned()).collect();
     plan(&exams, &vms, micros(now), profile)
 }
-
-/// What the executor shares with the routes.
-pub type SharedProfile = Arc<Profile>;

@@ -308,7 +308,7 @@ pub async fn counts(db: &Db, exam_id: Uuid) -> Result<Vec<(LedgerState, u64)>, s
         .collect())
 }
 
-/// The highest attempt number of each slot of `exam_id` that has rows.
+/// The highest attempt number of `slot` of `exam_id` (0 when it has no row).
 pub async fn last_attempt(db: &Db, exam_id: Uuid, slot: u32) -> Result<u32, sqlx::Error> {
     let n: Option<i32> = crate::with_pool!(db, p => sqlx::query_scalar(
         "SELECT MAX(attempt) FROM provisioning_vms WHERE exam_id = $1 AND slot = $2",

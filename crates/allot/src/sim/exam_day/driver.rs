@@ -97,8 +97,6 @@ pub async fn simulate(config: &ExamDayConfig) -> Result<Outcome, SimError> {
 /// Runs `scenario` on the provider of `config`.
 pub async fn run(config: &ExamDayConfig, scenario: &Scenario) -> Result<Outcome, SimError> {
     let started = Instant::now();
-    // reqwest's rustls needs a process-wide crypto provider.
-    crate::tls::install();
     let dir = TempDir::new()?;
     let url = format!("sqlite://{}", dir.path().join("exam-day.db").display());
     let db = Db::connect(&url, &DbOptions::default()).await?;
