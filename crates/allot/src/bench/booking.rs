@@ -182,28 +182,31 @@ async fn seed(db: &Db, s: &Sizes, base: Timestamp, now: Timestamp) -> Result<Vec
     flush(&mut rows).await?;
     crate::with_pool!(db, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ()))
         .map_err(|e| e.to_string())?;
-    if let Db::Sqlite(pool, _) = db {
-        // A server's steady state is not the moment after a bulk load: fold
-        // the load's write-ahead log into the file before anything is timed,
-        // so the timed run does not pay for copying a million rows.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(pool)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    if let Db::Postgres(pool) = db {
-        // The same on PostgreSQL: a table that has served for months has
-        // been vacuumed (tuples frozen and marked visible, so reads no
-        // longer dirty the pages they visit to set hint bits) and its
-        // load checkpointed. An autovacuum would do the first a while
-        // after the load, possibly in the middle of the timed run (or
-        // never, where it is off); do both now. CHECKPOINT needs a
-        // privileged role: without one the run goes on, less settled.
-        sqlx::raw_sql("VACUUM (FREEZE) booking_entries")
-            .execute(pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        let _ = sqlx::raw_sql("CHECKPOINT").execute(pool).await;
+    // A server's steady state is not the moment after a bulk load.
+    match db {
+        Db::Sqlite(pool, _) => {
+            // Fold the load's write-ahead log into the file before anything
+            // is timed, so the timed run does not pay for copying a million
+            // rows.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Db::Postgres(pool) => {
+            // A table that has served for months has been vacuumed (tuples
+            // frozen and marked visible, so reads no longer dirty the pages
+            // they visit to set hint bits) and its load checkpointed. An
+            // autovacuum would do the first a while after the load,
+            // possibly in the middle of the timed run (or never, where it
+            // is off); do both now. CHECKPOINT needs a privileged role:
+            // without one the run goes on, less settled.
+            sqlx::raw_sql("VACUUM (FREEZE) booking_entries")
+                .execute(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = sqlx::raw_sql("CHECKPOINT").execute(pool).await;
+        }
     }
     Ok(systems)
 }
