@@ -1,15 +1,17 @@
-//! `allot bench booking --quick` end to end on each backend: the benchmark
-//! a user runs from docs/benchmarks.md keeps working (seed, settle, the
-//! HTTP inserts), and every timed insert is accepted.
+//! The quick benchmarks end to end on each backend: what a user runs from
+//! docs/benchmarks.md keeps working (seed, settle, the timed runs), and
+//! every timed request is accepted.
 
 use std::process::Command;
 
 use serde_json::Value;
 
-fn http_inserts(backend: &str, postgres_url: Option<&str>) -> Value {
+/// Runs `allot bench <args> --json` on `backend` and returns its documents.
+fn bench(args: &[&str], backend: &str, postgres_url: Option<&str>) -> Vec<Value> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_allot"));
-    cmd.args(["bench", "booking", "--quick", "--no-baseline", "--json"])
-        .args(["--backend", backend]);
+    cmd.arg("bench")
+        .args(args)
+        .args(["--quick", "--json", "--backend", backend]);
     if let Some(url) = postgres_url {
         cmd.args(["--postgres-url", url]);
     }
@@ -17,27 +19,56 @@ fn http_inserts(backend: &str, postgres_url: Option<&str>) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "bench booking --backend {backend} failed: {}\n{stdout}",
+        "bench {args:?} --backend {backend} failed: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|d| d["scenario"] == "http_inserts")
-        .unwrap_or_else(|| panic!("no http_inserts figures in:\n{stdout}"))
+        .collect()
+}
+
+fn scenario<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["scenario"] == name)
+        .unwrap_or_else(|| panic!("no {name} figures in {docs:?}"))
 }
 
 #[tokio::test]
 async fn quick_booking_bench_accepts_every_insert_on_both_backends() {
-    let doc = http_inserts("sqlite", None);
+    let docs = bench(&["booking", "--no-baseline"], "sqlite", None);
+    let doc = scenario(&docs, "http_inserts");
     assert_eq!(doc["accepted"], 2000, "{doc}");
     assert!(
         doc["inserts_per_second"].as_f64().unwrap_or(0.0) > 0.0,
         "{doc}"
     );
     if let Some(server) = allot::testing::postgres_server().await {
-        let doc = http_inserts("postgres", Some(&server));
+        let docs = bench(&["booking", "--no-baseline"], "postgres", Some(&server));
+        let doc = scenario(&docs, "http_inserts");
         assert_eq!(doc["accepted"], 2000, "{doc}");
         assert_eq!(doc["existing_entries"], 20000, "{doc}");
+    }
+}
+
+/// Every scenario, the fixed-rate runs included, places all its events:
+/// the seeded calendars leave room for every timed placement, and the
+/// 10-attendee batches on PostgreSQL's batch connections finish (an
+/// earlier connection scheme stalled there).
+#[tokio::test]
+async fn quick_calendar_bench_places_every_event_on_both_backends() {
+    let check = |docs: &[Value]| {
+        for name in ["single", "single_at_rate", "attendees", "attendees_at_rate"] {
+            let doc = scenario(docs, name);
+            assert_eq!(doc["placed"], 200, "{doc}");
+        }
+        assert_eq!(
+            scenario(docs, "single_at_rate")["offered_per_second"],
+            2000.0
+        );
+    };
+    check(&bench(&["calendar"], "sqlite", None));
+    if let Some(server) = allot::testing::postgres_server().await {
+        check(&bench(&["calendar"], "postgres", Some(&server)));
     }
 }

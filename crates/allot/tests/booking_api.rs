@@ -834,6 +834,15 @@ both_backends!(
             let (status, problem) = app.call("GET", &path, None).await;
             assert_problem(status, &problem, StatusCode::NOT_FOUND, "not-found");
         }
+        // Its history goes with it: no entry row is left pointing at it
+        // (PostgreSQL has no foreign key to cascade this; the delete does).
+        let left: i64 = allot::with_pool!(app.db(), p => sqlx::query_scalar(
+            "SELECT count(*) FROM booking_entries WHERE system_id = $1")
+            .bind(allot::store::DbId(sys.parse().unwrap()))
+            .fetch_one(p)
+            .await
+            .expect("count entries"));
+        assert_eq!(left, 0, "entries of the deleted system remain");
         let (status, problem) = app
             .call("DELETE", &format!("/v1/systems/{sys}"), None)
             .await;

@@ -389,7 +389,7 @@ async fn migrate_to(db: &Db, version: i64) {
             .run_to(version, pool)
             .await
             .expect("migrate sqlite"),
-        Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres")
+        Db::Postgres(pool, _) => sqlx::migrate!("./migrations/postgres")
             .run_to(version, pool)
             .await
             .expect("migrate postgres"),
@@ -619,7 +619,7 @@ both_backends!(an_old_calendar_feed_upgrades_intact, |backend| async move {
         .fetch_all(p)
         .await
         .expect("indexes"),
-        Db::Postgres(p) => sqlx::query_scalar(
+        Db::Postgres(p, _) => sqlx::query_scalar(
             "SELECT indexname::text FROM pg_indexes \
                  WHERE tablename IN ('notifications', 'calendar_deliveries') ORDER BY indexname",
         )

@@ -143,7 +143,7 @@ async fn seed(db: &Db, s: &Sizes, base: Timestamp, now: Timestamp) -> Result<Vec
                 .await
                 .map_err(|e| e.to_string())?;
             }
-            Db::Postgres(pool) => {
+            Db::Postgres(pool, _) => {
                 let ids: Vec<DbId> = rows.iter().map(|r| DbId(r.0)).collect();
                 let sys: Vec<DbId> = rows.iter().map(|r| DbId(r.1)).collect();
                 let starts: Vec<DbTime> = rows.iter().map(|r| DbTime(r.2)).collect();
@@ -180,34 +180,7 @@ async fn seed(db: &Db, s: &Sizes, base: Timestamp, now: Timestamp) -> Result<Vec
         }
     }
     flush(&mut rows).await?;
-    crate::with_pool!(db, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ()))
-        .map_err(|e| e.to_string())?;
-    // A server's steady state is not the moment after a bulk load.
-    match db {
-        Db::Sqlite(pool, _) => {
-            // Fold the load's write-ahead log into the file before anything
-            // is timed, so the timed run does not pay for copying a million
-            // rows.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Db::Postgres(pool) => {
-            // A table that has served for months has been vacuumed (tuples
-            // frozen and marked visible, so reads no longer dirty the pages
-            // they visit to set hint bits) and its load checkpointed. An
-            // autovacuum would do the first a while after the load,
-            // possibly in the middle of the timed run (or never, where it
-            // is off); do both now. CHECKPOINT needs a privileged role:
-            // without one the run goes on, less settled.
-            sqlx::raw_sql("VACUUM (FREEZE) booking_entries")
-                .execute(pool)
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = sqlx::raw_sql("CHECKPOINT").execute(pool).await;
-        }
-    }
+    super::settle(db, "booking_entries").await?;
     Ok(systems)
 }
 
@@ -242,7 +215,7 @@ async fn http_and_baseline(backend: &str, args: &BookingBenchArgs) -> Result<Vec
     let seed_seconds = seeded_at.elapsed().as_secs_f64();
 
     let serve = ServeArgs {
-        database_url: Some(url),
+        database_url: Some(url.clone()),
         bootstrap_token: Some(TOKEN.into()),
         rate_limit: Some(0),
         ..Default::default()
@@ -277,7 +250,7 @@ async fn http_and_baseline(backend: &str, args: &BookingBenchArgs) -> Result<Vec
     server.jobs.shutdown(Duration::from_secs(1)).await;
 
     if args.no_baseline {
-        db.close().await;
+        super::discard(db, &url).await;
         return Ok(vec![http_doc]);
     }
     // The baseline fills the next gaps over, on the same database.
@@ -299,7 +272,7 @@ async fn http_and_baseline(backend: &str, args: &BookingBenchArgs) -> Result<Vec
     base_doc["backend"] = json!(backend);
     base_doc["existing_entries"] = json!(s.entries);
     base_doc["clients"] = json!(args.clients);
-    db.close().await;
+    super::discard(db, &url).await;
     Ok(vec![http_doc, base_doc])
 }
 

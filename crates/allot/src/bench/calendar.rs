@@ -21,7 +21,7 @@ use jiff::civil::Date;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{drive, fresh_db, load, machine, quantile};
+use super::{drive, drive_at_rate, fresh_db, load, machine, quantile};
 use crate::calendar::model::{CreateCalendar, CreateEvent};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
@@ -41,9 +41,12 @@ pub struct CalendarBenchArgs {
     /// Auto-placements timed in each scenario.
     #[arg(long, default_value_t = 2_000)]
     pub placements: usize,
-    /// Concurrent clients.
+    /// Concurrent clients of the throughput runs.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// Placements per second offered in the fixed-rate runs.
+    #[arg(long, default_value_t = 2_000.0)]
+    pub rate: f64,
     /// Smaller sizes, for CI smoke runs.
     #[arg(long)]
     pub quick: bool,
@@ -53,8 +56,17 @@ pub struct CalendarBenchArgs {
 }
 
 const TOKEN: &str = "bench-calendar-token";
-/// Seeded events per day: half an hour at the top of 16 hours.
+/// Seeded events per day on the big calendar: half an hour at the top of
+/// 16 hours.
 const PER_DAY: usize = 16;
+/// Seeded events per day on the attendee calendars: every other hour, so
+/// their 1,000 events span 125 days and leave room for every timed
+/// placement (each takes a slot on all ten).
+const PER_DAY_ATTENDEE: usize = 8;
+/// Untimed placements before each scenario's timed runs: they open the
+/// client connections and the database connections, and prepare and plan
+/// the statements, which the first requests of a fresh server pay for.
+const WARM_UP: usize = 200;
 
 fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -> Value {
     latencies.sort_by(f64::total_cmp);
@@ -68,15 +80,23 @@ fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -
     })
 }
 
-/// Seeds `n` explicit events on `calendar` from `first` on, 16 a day.
-async fn seed_events(server: &Server, calendar: Uuid, first: Date, n: usize) -> Result<(), String> {
+/// Seeds `n` explicit events on `calendar` from `first` on, `per_day` a
+/// day, half an hour each, at 04:00 and every `16 / per_day` hours after.
+async fn seed_events(
+    server: &Server,
+    calendar: Uuid,
+    first: Date,
+    n: usize,
+    per_day: usize,
+) -> Result<(), String> {
     let service = server.state.calendar.clone();
     let id = calendar.to_string();
+    let step = PER_DAY / per_day.clamp(1, PER_DAY);
     for k in 0..n {
         let day = first
-            .checked_add(jiff::Span::new().days((k / PER_DAY) as i64))
+            .checked_add(jiff::Span::new().days((k / per_day) as i64))
             .map_err(|e| e.to_string())?;
-        let hour = 4 + (k % PER_DAY);
+        let hour = 4 + (k % per_day) * step;
         service
             .create_event(
                 &id,
@@ -105,7 +125,7 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
     let (db, url) = fresh_db(backend, args.postgres_url.as_deref()).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let serve = ServeArgs {
-        database_url: Some(url),
+        database_url: Some(url.clone()),
         bootstrap_token: Some(TOKEN.into()),
         rate_limit: Some(0),
         ..Default::default()
@@ -137,11 +157,12 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
         .checked_add(jiff::Span::new().days(2))
         .map_err(|e| e.to_string())?;
     let seeded_at = Instant::now();
-    seed_events(&server, calendars[0], first, events).await?;
+    seed_events(&server, calendars[0], first, events, PER_DAY).await?;
     for cal in &calendars[1..] {
-        seed_events(&server, *cal, first, per_attendee).await?;
+        seed_events(&server, *cal, first, per_attendee, PER_DAY_ATTENDEE).await?;
     }
     let seed_seconds = seeded_at.elapsed().as_secs_f64();
+    super::settle(&db, "booking_entries, calendar_events, calendar_holds").await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -151,12 +172,18 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
     let http = tokio::spawn(async move { axum::serve(listener, router).await });
     let mut docs = Vec::new();
 
+    let conns = load::Pool::new(addr);
+    let timed = Timed {
+        placements,
+        clients: args.clients,
+        rate: args.rate,
+    };
+
     // One calendar with `events` events: each placement on one of its days.
     let days = events.div_ceil(PER_DAY).max(1);
-    let conns = load::Pool::new(addr);
     let big = calendars[0];
     let pool = conns.clone();
-    let (placed, mut lat, secs) = drive(placements, args.clients, move |i| {
+    let single = move |i: usize| {
         let date = first.checked_add(jiff::Span::new().days((i * 7919 % days) as i64));
         let body = json!({"event_name": format!("auto {i}"), "date": date.map(|d| d.to_string()).unwrap_or_default(),
             "duration": 900, "search_days": 30})
@@ -164,20 +191,24 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
         let request = load::post_json(addr, &format!("/v1/calendars/{big}/events"), TOKEN, &body);
         let pool = pool.clone();
         async move { matches!(pool.send(&request).await, Ok(201)) }
-    })
-    .await;
-    let mut doc = summary("single", &mut lat, placed, secs);
-    doc["existing_events"] = json!(events);
-    doc["seed_seconds"] = json!((seed_seconds * 10.0).round() / 10.0);
-    docs.push(doc);
+    };
+    for mut doc in timed.run("single", single).await {
+        doc["existing_events"] = json!(events);
+        doc["seed_seconds"] = json!((seed_seconds * 10.0).round() / 10.0);
+        docs.push(doc);
+    }
 
     // 10-attendee events over calendars 1-10.
     let ten: Arc<Vec<Uuid>> = Arc::new(calendars[1..].to_vec());
-    let attendee_days = per_attendee.div_ceil(PER_DAY).max(1);
+    let attendee_days = per_attendee.div_ceil(PER_DAY_ATTENDEE).max(1);
     let pool = conns.clone();
-    let (placed, mut lat, secs) = drive(placements, args.clients, move |i| {
+    let attendees = move |i: usize| {
         let own = ten[i % ten.len()];
-        let others: Vec<String> = ten.iter().filter(|c| **c != own).map(Uuid::to_string).collect();
+        let others: Vec<String> = ten
+            .iter()
+            .filter(|c| **c != own)
+            .map(Uuid::to_string)
+            .collect();
         let date = first.checked_add(jiff::Span::new().days((i * 31 % attendee_days) as i64));
         let body = json!({"event_name": format!("meeting {i}"), "date": date.map(|d| d.to_string()).unwrap_or_default(),
             "duration": 900, "attendees": others, "search_days": 30})
@@ -185,24 +216,55 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
         let request = load::post_json(addr, &format!("/v1/calendars/{own}/events"), TOKEN, &body);
         let pool = pool.clone();
         async move { matches!(pool.send(&request).await, Ok(201)) }
-    })
-    .await;
-    let mut doc = summary("attendees", &mut lat, placed, secs);
-    doc["participants"] = json!(10);
-    doc["existing_events_each"] = json!(per_attendee);
-    docs.push(doc);
+    };
+    for mut doc in timed.run("attendees", attendees).await {
+        doc["participants"] = json!(10);
+        doc["existing_events_each"] = json!(per_attendee);
+        docs.push(doc);
+    }
 
     for d in &mut docs {
         d["backend"] = json!(backend);
-        d["clients"] = json!(args.clients);
     }
     http.abort();
     server
         .jobs
         .shutdown(std::time::Duration::from_secs(1))
         .await;
-    db.close().await;
+    super::discard(db, &url).await;
     Ok(docs)
+}
+
+/// The timed runs of a scenario, after its warm-up.
+struct Timed {
+    placements: usize,
+    clients: usize,
+    rate: f64,
+}
+
+impl Timed {
+    /// Warms up, then times `placements` placements twice: as fast as
+    /// `clients` closed-loop clients get them placed (throughput), and
+    /// offered at a fixed `rate` (latency at that load, counted from when
+    /// each request was due). `job(i)` places placement `i`; every `i` is
+    /// used once, so each run places different events.
+    async fn run<F, Fut>(&self, scenario: &str, job: F) -> Vec<Value>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        let n = self.placements;
+        let offset = |base: usize, job: F| move |i: usize| job(base + i);
+        drive(WARM_UP, self.clients, offset(0, job.clone())).await;
+        let (placed, mut lat, secs) = drive(n, self.clients, offset(WARM_UP, job.clone())).await;
+        let mut throughput = summary(scenario, &mut lat, placed, secs);
+        throughput["clients"] = json!(self.clients);
+        let (placed, mut lat, secs) = drive_at_rate(n, self.rate, offset(WARM_UP + n, job)).await;
+        let mut at_rate = summary(&format!("{scenario}_at_rate"), &mut lat, placed, secs);
+        at_rate["offered_per_second"] = json!(self.rate);
+        at_rate["max_ms"] = json!((lat.last().copied().unwrap_or(0.0) * 1000.0).round() / 1000.0);
+        vec![throughput, at_rate]
+    }
 }
 
 /// Earliest common slot of 10 participants with 1,000 busy spans each over

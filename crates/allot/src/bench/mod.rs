@@ -60,6 +60,88 @@ pub async fn fresh_db(backend: &str, postgres_url: Option<&str>) -> Result<(Db, 
     Ok((db, url))
 }
 
+/// Closes `db` and deletes the database [`fresh_db`] made for it (a
+/// booking run leaves 300 MB behind otherwise). Best effort: a database
+/// that cannot be dropped is named on stderr and the run goes on.
+pub async fn discard(db: Db, url: &str) {
+    db.close().await;
+    drop(db);
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        let dir = std::path::Path::new(file).parent();
+        if let Some(dir) = dir.filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("allot-bench-"))
+        }) && let Err(e) = std::fs::remove_dir_all(dir)
+        {
+            eprintln!("cannot remove {}: {e}", dir.display());
+        }
+        return;
+    }
+    let Some(name) = reqwest::Url::parse(url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_string())
+        .filter(|n| n.starts_with("allot_"))
+    else {
+        return;
+    };
+    let admin = crate::testing::with_database(url, "postgres");
+    let dropped = match Db::connect(
+        &admin,
+        &DbOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    {
+        Ok(admin) => {
+            let r = with_pool!(&admin, pool => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(pool)
+            .await
+            .map(|_| ()));
+            admin.close().await;
+            r.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = dropped {
+        eprintln!("cannot drop the benchmark database {name}: {e}");
+    }
+}
+
+/// Brings a freshly seeded database to the state a server's database is in
+/// after months of service, before anything is timed: statistics gathered,
+/// and (on SQLite) the load's write-ahead log folded into the file, so the
+/// timed run does not pay for copying it; (on PostgreSQL) `tables` vacuumed
+/// (tuples frozen and marked visible, so reads no longer dirty the pages
+/// they visit to set hint bits, and index-only scans skip the table) and
+/// the load checkpointed. An autovacuum would do the vacuum a while after
+/// the load, possibly in the middle of the timed run (or never, where it is
+/// off). CHECKPOINT needs a privileged role: without one the run goes on,
+/// less settled.
+pub async fn settle(db: &Db, tables: &str) -> Result<(), String> {
+    with_pool!(db, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ()))
+        .map_err(|e| e.to_string())?;
+    match db {
+        Db::Sqlite(pool, _) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Db::Postgres(pool, _) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM (FREEZE) {tables}")))
+                .execute(pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = sqlx::raw_sql("CHECKPOINT").execute(pool).await;
+        }
+    }
+    Ok(())
+}
+
 /// The backends a `--backend` value names.
 pub fn backends(arg: &str) -> Result<Vec<&'static str>, String> {
     match arg {
@@ -164,6 +246,41 @@ where
         if let Ok((ok, lat)) = w.await {
             accepted += ok;
             latencies.extend(lat);
+        }
+    }
+    (accepted, latencies, started.elapsed().as_secs_f64())
+}
+
+/// Offers `n` jobs at a fixed `rate` per second, whatever the server's
+/// pace: an open loop, as from many independent users, where a slow answer
+/// does not hold back the next request. Each latency counts from the
+/// instant its request was due, so a server that falls behind shows it in
+/// the figures instead of slowing the load down (coordinated omission).
+/// Returns (accepted, latencies in ms, seconds until the last answer).
+pub async fn drive_at_rate<F, Fut>(n: usize, rate: f64, job: F) -> (usize, Vec<f64>, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let job = Arc::new(job);
+    let interval = std::time::Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        let job = job.clone();
+        tasks.push(tokio::spawn(async move {
+            let ok = job(i).await;
+            (ok, due.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut accepted = 0;
+    let mut latencies = Vec::with_capacity(n);
+    for t in tasks {
+        if let Ok((ok, ms)) = t.await {
+            accepted += usize::from(ok);
+            latencies.push(ms);
         }
     }
     (accepted, latencies, started.elapsed().as_secs_f64())

@@ -97,8 +97,7 @@ async fn decide_and_write(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut tx = db.begin().await?;
-    tx.prefer_generic_plans().await?;
+    let mut tx = db.begin_batch().await?;
     let systems = store::lock_systems(&mut tx, &ids).await?;
     let outages = store::open_outages_of(&mut tx, &ids, now).await?;
     // One read range per system: from the earliest start to the latest end

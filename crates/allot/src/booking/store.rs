@@ -27,7 +27,7 @@ macro_rules! on {
     ($src:expr, $e:ident => $body:expr) => {
         match $src {
             $crate::booking::store::Src::Db($crate::store::Db::Sqlite($e, _)) => $body,
-            $crate::booking::store::Src::Db($crate::store::Db::Postgres($e)) => $body,
+            $crate::booking::store::Src::Db($crate::store::Db::Postgres($e, _)) => $body,
             $crate::booking::store::Src::Tx($crate::store::Tx::Sqlite { tx, .. }) => {
                 let $e = &mut **tx;
                 $body
@@ -205,7 +205,15 @@ pub async fn widen_max_entry(
     Ok(())
 }
 
+/// Deletes the system with every entry it ever had (on PostgreSQL no
+/// foreign key cascades to them: see migration 0009) and, by cascade, its
+/// outages. The caller holds the system's lock.
 pub async fn delete_system(tx: &mut Tx<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    crate::with_tx!(tx, c => sqlx::query("DELETE FROM booking_entries WHERE system_id = $1")
+        .bind(DbId(id))
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
     crate::with_tx!(tx, c => sqlx::query("DELETE FROM booking_systems WHERE id = $1")
         .bind(DbId(id))
         .execute(c)
@@ -653,11 +661,17 @@ where
                 .await
         }
         Tx::Postgres(tx) => {
+            // One index range per requested range, always: the LATERAL
+            // subquery (kept apart by OFFSET 0) can only be joined as a
+            // loop over the ranges. As a plain join, the generic plan
+            // (see PgShared::batch_pool) turned into a merge join over
+            // every entry of the systems once the table's statistics said
+            // the array was small and the index cheap: 100 ms instead of 4.
             let sql = format!(
                 "SELECT {cols} FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) \
-                 AS r(sys, lower_, from_, to_) JOIN booking_entries e \
-                 ON e.system_id = r.sys AND e.status = 'active' \
-                 AND e.start_at > r.lower_ AND e.start_at < r.to_ AND e.end_at > r.from_"
+                 AS r(sys, lower_, from_, to_) CROSS JOIN LATERAL (SELECT {columns} FROM booking_entries e \
+                 WHERE e.system_id = r.sys AND e.status = 'active' \
+                 AND e.start_at > r.lower_ AND e.start_at < r.to_ AND e.end_at > r.from_ OFFSET 0) e"
             );
             let sys: Vec<DbId> = ranges.iter().map(|r| r.0.id).collect();
             let lowers: Vec<DbTime> = ranges.iter().map(|r| DbTime(lower(r.0, r.1))).collect();

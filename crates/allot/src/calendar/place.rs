@@ -5,7 +5,7 @@
 //! calendars' booking systems, so what it reads cannot change before the
 //! transaction commits.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use allot_kernel::booking::Span;
 use allot_kernel::calendar::{
@@ -117,11 +117,57 @@ pub async fn load_seats(
     let from = from_micros(range.start);
     let to = from_micros(range.end);
     let ranges: Vec<_> = systems.iter().map(|s| (s, from, to)).collect();
-    let entries = bstore::active_spans_many(tx, &ranges).await?;
+    let entries = by_system(bstore::active_spans_many(tx, &ranges).await?);
     let outages = bstore::open_outages_of(tx, &sorted, now).await?;
     Ok(build_seats(
         ids, range, now, ignore, &cals, &entries, &outages,
     ))
+}
+
+/// Busy spans grouped by the calendar (booking system) they are on.
+pub type BusyBySystem = HashMap<Uuid, SystemBusy>;
+
+/// One calendar's busy spans, sorted by start, so that a seat takes those
+/// overlapping its range by binary search: a batch reads a calendar for
+/// every day its placements ask for, and each seat scanning all of them
+/// made a batch's placing grow with the square of its size.
+#[derive(Default)]
+pub struct SystemBusy {
+    spans: Vec<(Span, Uuid)>,
+    longest: i64,
+}
+
+impl SystemBusy {
+    /// The spans overlapping `range`, by start.
+    pub fn overlapping(&self, range: Span) -> impl Iterator<Item = &(Span, Uuid)> {
+        let from = range.start.saturating_sub(self.longest);
+        let lo = self.spans.partition_point(|(s, _)| s.start <= from);
+        let hi = self.spans.partition_point(|(s, _)| s.start < range.end);
+        self.spans[lo..hi.max(lo)]
+            .iter()
+            .filter(move |(s, _)| s.overlaps(&range))
+    }
+}
+
+/// Groups `spans` by system, each entry once (reads of overlapping ranges
+/// return an entry once per range).
+pub fn by_system(spans: Vec<bstore::BusySpan>) -> BusyBySystem {
+    let mut seen = HashSet::with_capacity(spans.len());
+    let mut out = BusyBySystem::new();
+    for e in spans {
+        if !seen.insert(e.id.0) {
+            continue;
+        }
+        if let Some(span) = span_of(e.start_at.0, e.end_at.0) {
+            let busy = out.entry(e.system_id.0).or_default();
+            busy.longest = busy.longest.max(span.len());
+            busy.spans.push((span, e.id.0));
+        }
+    }
+    for busy in out.values_mut() {
+        busy.spans.sort_unstable_by_key(|(s, _)| (s.start, s.end));
+    }
+    out
 }
 
 /// The seats of `ids` over `range` from rows already read under the
@@ -134,7 +180,7 @@ pub fn build_seats(
     now: Timestamp,
     ignore: &HashSet<Uuid>,
     cals: &[CalendarRow],
-    entries: &[bstore::BusySpan],
+    entries: &BusyBySystem,
     outages: &[bstore::OutageRow],
 ) -> Vec<Seat> {
     let mut seats = Vec::with_capacity(ids.len());
@@ -145,10 +191,11 @@ pub fn build_seats(
         let tz = calendar_tz(&cal);
         let hours = calendar_hours(&cal);
         let busy: Vec<(Span, Uuid)> = entries
-            .iter()
-            .filter(|e| e.system_id.0 == *id && !ignore.contains(&e.id.0))
-            .filter_map(|e| span_of(e.start_at.0, e.end_at.0).map(|s| (s, e.id.0)))
-            .filter(|(s, _)| s.overlaps(&range))
+            .get(id)
+            .into_iter()
+            .flat_map(|b| b.overlapping(range))
+            .filter(|(_, entry)| !ignore.contains(entry))
+            .copied()
             .collect();
         let mine = outages
             .iter()
@@ -383,4 +430,60 @@ pub async fn release(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::{DbId, DbTime};
+
+    fn busy(system: Uuid, start: i64, len: i64) -> bstore::BusySpan {
+        bstore::BusySpan {
+            id: DbId(Uuid::now_v7()),
+            system_id: DbId(system),
+            start_at: DbTime(from_micros(start)),
+            end_at: DbTime(from_micros(start + len)),
+        }
+    }
+
+    proptest! {
+        /// The binary search over sorted spans finds exactly what a scan of
+        /// every span read (each once) finds.
+        #[test]
+        fn overlapping_matches_a_scan(
+            spans in prop::collection::vec((0..2usize, 0..500i64, 1..120i64), 0..60),
+            from in 0..600i64,
+            len in 1..200i64,
+        ) {
+            let systems = [Uuid::now_v7(), Uuid::now_v7()];
+            let mut rows: Vec<bstore::BusySpan> = spans
+                .iter()
+                .map(|(s, start, len)| busy(systems[*s], start * 1_000_000, len * 1_000_000))
+                .collect();
+            // A read of overlapping ranges returns some entries twice.
+            rows.extend(rows.iter().take(5).cloned().collect::<Vec<_>>());
+            let range = Span::new(from * 1_000_000, (from + len) * 1_000_000).unwrap();
+            let grouped = by_system(rows.clone());
+            for system in systems {
+                let mut want: Vec<(Span, Uuid)> = rows
+                    .iter()
+                    .filter(|r| r.system_id.0 == system)
+                    .map(|r| (span_of(r.start_at.0, r.end_at.0).unwrap(), r.id.0))
+                    .filter(|(s, _)| s.overlaps(&range))
+                    .collect();
+                want.sort();
+                want.dedup();
+                let mut got: Vec<(Span, Uuid)> = grouped
+                    .get(&system)
+                    .into_iter()
+                    .flat_map(|b| b.overlapping(range))
+                    .copied()
+                    .collect();
+                got.sort();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

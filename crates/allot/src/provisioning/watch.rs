@@ -75,7 +75,7 @@ impl ExamWatcher {
         let done = stop.child_token();
         // Listen before the first read: a change committed between the two
         // is then notified rather than missed.
-        if let Db::Postgres(pool) = &db {
+        if let Db::Postgres(pool, _) = &db {
             let listener = match listen(pool).await {
                 Ok(l) => Some(l),
                 Err(e) => {

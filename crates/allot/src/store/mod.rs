@@ -54,8 +54,37 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqlitePool, std::sync::Arc<SqliteShared>),
-    Postgres(PgPool),
+    Postgres(PgPool, std::sync::Arc<PgShared>),
 }
+
+/// What a PostgreSQL handle has besides its main pool.
+#[derive(Debug)]
+pub struct PgShared {
+    /// Connections for the group-commit batches ([`Db::begin_batch`]).
+    ///
+    /// A batch is a short transaction of a few statements, and on a busy
+    /// machine each round trip costs most of a millisecond. The main pool
+    /// adds round trips of its own: a ping when a connection is taken and
+    /// a statement for the plan settings below. These connections skip
+    /// the ping (a dead one fails its batch, which answers 503, and is then
+    /// dropped by the pool's own check on release) and carry the settings
+    /// from their startup packet:
+    ///
+    /// - `plan_cache_mode = force_generic_plan`: the array joins of the
+    ///   batch statements were re-planned on every execution (custom
+    ///   plans), and planning cost more than running them (1.3 ms of
+    ///   planning against 0.4 ms of execution for a calendar search). Their
+    ///   generic plan (index lookups per array element) suits any input.
+    /// - `enable_seqscan = off`: a connection keeps its generic plan until
+    ///   the table is analyzed again, and one planned while the entries
+    ///   table was nearly empty scanned all of it once per array element.
+    ///   Every statement a batch runs has an index to use.
+    pub batch_pool: PgPool,
+}
+
+/// Most connections of [`PgShared::batch_pool`]: one per batch loop of the
+/// modules that group-commit (booking runs two, calendar one), and a spare.
+const BATCH_CONNECTIONS: u32 = 4;
 
 /// What a SQLite pool needs besides its connections.
 #[derive(Debug)]
@@ -125,13 +154,29 @@ impl Db {
     /// private in-memory database) or `postgres://...`.
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Db, ConnectError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url)?.application_name("allot");
+            // No JIT compilation: allot's statements are short, and the
+            // server's default compiles any statement whose estimated cost
+            // passes a threshold. The batches' plan settings (below) put
+            // the estimate of every plan with a sequential scan far past
+            // it, and compiling took 100 ms.
+            let connect = PgConnectOptions::from_str(url)?
+                .application_name("allot")
+                .options([("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
-            return Ok(Db::Postgres(pool));
+            let batch_pool = PgPoolOptions::new()
+                .max_connections(BATCH_CONNECTIONS)
+                .acquire_timeout(options.acquire_timeout)
+                .test_before_acquire(false)
+                .connect_lazy_with(connect.options([
+                    ("plan_cache_mode", "force_generic_plan"),
+                    ("enable_seqscan", "off"),
+                ]));
+            let shared = std::sync::Arc::new(PgShared { batch_pool });
+            return Ok(Db::Postgres(pool, shared));
         }
         if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
@@ -210,7 +255,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), ConnectError> {
         match self {
             Db::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Postgres(pool, _) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -218,7 +263,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(..) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -233,8 +278,9 @@ impl Db {
     /// Closes every connection (and, for SQLite, releases the file lock when
     /// the last clone is dropped).
     pub async fn close(&self) {
-        if let Db::Sqlite(_, shared) = self {
-            shared.write_pool.close().await;
+        match self {
+            Db::Sqlite(_, shared) => shared.write_pool.close().await,
+            Db::Postgres(_, shared) => shared.batch_pool.close().await,
         }
         crate::with_pool!(self, pool => pool.close().await)
     }
@@ -247,7 +293,7 @@ macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite($pool, _) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
+            $crate::store::Db::Postgres($pool, _) => $body,
         }
     };
 }
@@ -269,7 +315,7 @@ macro_rules! in_tx {
                 }
                 out
             }
-            $crate::store::Db::Postgres(pool) => {
+            $crate::store::Db::Postgres(pool, _) => {
                 #[allow(unused_mut)]
                 let mut $tx = pool.begin().await?;
                 let out = $body;
@@ -307,25 +353,28 @@ impl Db {
                     _writer: writer,
                 }
             }
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, _) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Begins a group-commit batch's write transaction: as [`Db::begin`],
+    /// but on PostgreSQL on a connection of [`PgShared::batch_pool`].
+    /// Nothing else may be taken from that pool while the transaction is
+    /// open (a batch holding one connection and waiting for another could
+    /// wait forever).
+    pub async fn begin_batch(&self) -> Result<Tx<'_>, sqlx::Error> {
+        match self {
+            Db::Sqlite(..) => self.begin().await,
+            Db::Postgres(_, shared) => Ok(Tx::Postgres(shared.batch_pool.begin().await?)),
+        }
     }
 }
 
 impl Tx<'_> {
-    /// On PostgreSQL, plans this transaction's statements once per
-    /// connection (generic plans) instead of for every execution. The array
-    /// joins of the batch and placement statements were re-planned on
-    /// every execution (custom plans), and planning cost more than running
-    /// them: 1.3 ms of planning against 0.4 ms of execution for a calendar
-    /// search. Their generic plan (index lookups per array element) is the
-    /// right one for any input. Nothing on SQLite.
-    ///
-    /// Sequential scans are ruled out too: a connection keeps its generic
-    /// plan until the table is analyzed again, and one planned while the
-    /// entries table was nearly empty scanned all of it once per array
-    /// element (a second per calendar batch after the table had grown).
-    /// Every statement these transactions run has an index to use.
+    /// On PostgreSQL, the plan settings of [`PgShared::batch_pool`] for
+    /// this transaction only, for a transaction on the main pool that runs
+    /// the batches' statements (a calendar placement decided alone). One
+    /// more round trip; nothing on SQLite.
     pub async fn prefer_generic_plans(&mut self) -> Result<(), sqlx::Error> {
         if let Tx::Postgres(t) = self {
             sqlx::query(

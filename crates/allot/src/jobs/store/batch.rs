@@ -101,7 +101,7 @@ impl JobStore {
             }};
         }
         match &self.db {
-            Db::Postgres(pool) => {
+            Db::Postgres(pool, _) => {
                 let mut tx = pool.begin().await?;
                 claim_in!(
                     tx,
@@ -129,7 +129,7 @@ impl JobStore {
             return Ok(0);
         }
         match &self.db {
-            Db::Postgres(pool) => {
+            Db::Postgres(pool, _) => {
                 let mut tx = pool.begin().await?;
                 let ended: Vec<(DbId, DbId)> = sqlx::query_as(
                     "UPDATE executions AS e SET status = v.status, finished_at = v.finished_at, \
