@@ -43,7 +43,10 @@ impl LeaderLease {
         let now = self.clock.now();
         let ttl = SignedDuration::try_from(self.ttl).unwrap_or(SignedDuration::from_secs(10));
         let expires = now.checked_add(ttl).unwrap_or(now);
-        let held: Option<DbId> = crate::with_pool!(&self.db, p => sqlx::query_scalar(
+        // Through the write transaction of either backend: on SQLite that is
+        // the writer queue and its connection, not a read connection racing
+        // the writer for the file lock.
+        let held: Option<DbId> = crate::in_tx!(&self.db, tx => sqlx::query_scalar(
             "INSERT INTO leader_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
              WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at <= $4 \
@@ -53,7 +56,7 @@ impl LeaderLease {
         .bind(DbId(self.holder))
         .bind(DbTime(expires))
         .bind(DbTime(now))
-        .fetch_optional(p)
+        .fetch_optional(&mut *tx)
         .await)?;
         Ok(held.is_some_and(|h| h.0 == self.holder))
     }
@@ -61,12 +64,12 @@ impl LeaderLease {
     /// Gives the lease up (at shutdown), so another replica need not wait
     /// for it to expire.
     pub async fn release(&self) -> Result<(), sqlx::Error> {
-        crate::with_pool!(&self.db, p => sqlx::query(
+        crate::in_tx!(&self.db, tx => sqlx::query(
             "DELETE FROM leader_leases WHERE name = $1 AND holder = $2",
         )
         .bind(self.name)
         .bind(DbId(self.holder))
-        .execute(p)
+        .execute(&mut *tx)
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
