@@ -72,3 +72,22 @@ async fn quick_calendar_bench_places_every_event_on_both_backends() {
         check(&bench(&["calendar"], "postgres", Some(&server)));
     }
 }
+
+#[test]
+fn a_rate_of_zero_is_refused_before_anything_runs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_allot"))
+        .args([
+            "bench",
+            "calendar",
+            "--quick",
+            "--backend",
+            "sqlite",
+            "--rate",
+            "0",
+        ])
+        .output()
+        .expect("allot runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--rate must be"), "{stderr}");
+}

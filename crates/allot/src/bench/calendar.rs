@@ -77,6 +77,7 @@ fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -
         "placements_per_second": (placed as f64 / elapsed).round(),
         "p50_ms": (quantile(latencies, 0.5) * 1000.0).round() / 1000.0,
         "p99_ms": (quantile(latencies, 0.99) * 1000.0).round() / 1000.0,
+        "max_ms": (latencies.last().copied().unwrap_or(0.0) * 1000.0).round() / 1000.0,
     })
 }
 
@@ -262,7 +263,6 @@ impl Timed {
         let (placed, mut lat, secs) = drive_at_rate(n, self.rate, offset(WARM_UP + n, job)).await;
         let mut at_rate = summary(&format!("{scenario}_at_rate"), &mut lat, placed, secs);
         at_rate["offered_per_second"] = json!(self.rate);
-        at_rate["max_ms"] = json!((lat.last().copied().unwrap_or(0.0) * 1000.0).round() / 1000.0);
         vec![throughput, at_rate]
     }
 }
@@ -322,6 +322,12 @@ fn kernel(runs: usize) -> Value {
 }
 
 pub async fn run(args: CalendarBenchArgs) -> Result<(), String> {
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        return Err(format!(
+            "--rate must be a number of placements per second above 0, not {}",
+            args.rate
+        ));
+    }
     let backends = super::backends(&args.backend)?;
     let machine = machine();
     if !args.json {

@@ -65,7 +65,6 @@ pub async fn fresh_db(backend: &str, postgres_url: Option<&str>) -> Result<(Db, 
 /// that cannot be dropped is named on stderr and the run goes on.
 pub async fn discard(db: Db, url: &str) {
     db.close().await;
-    drop(db);
     if let Some(file) = url.strip_prefix("sqlite://") {
         let dir = std::path::Path::new(file).parent();
         if let Some(dir) = dir.filter(|d| {

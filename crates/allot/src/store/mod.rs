@@ -16,6 +16,7 @@ pub mod types;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -66,9 +67,10 @@ pub struct PgShared {
     /// machine each round trip costs most of a millisecond. The main pool
     /// adds round trips of its own: a ping when a connection is taken and
     /// a statement for the plan settings below. These connections skip
-    /// the ping (a dead one fails its batch, which answers 503, and is then
-    /// dropped by the pool's own check on release) and carry the settings
-    /// from their startup packet:
+    /// the ping (a dead one fails its batch: each request of it gets the
+    /// database error, and the connection is dropped by the pool's check
+    /// on release) and carry [`BATCH_PLAN_SETTINGS`] from their startup
+    /// packet:
     ///
     /// - `plan_cache_mode = force_generic_plan`: the array joins of the
     ///   batch statements were re-planned on every execution (custom
@@ -83,8 +85,16 @@ pub struct PgShared {
 }
 
 /// Most connections of [`PgShared::batch_pool`]: one per batch loop of the
-/// modules that group-commit (booking runs two, calendar one), and a spare.
+/// modules that group-commit (booking and calendar run two each).
 const BATCH_CONNECTIONS: u32 = 4;
+
+/// The plan settings of batch statements, explained at
+/// [`PgShared::batch_pool`]; one list for the batch connections' startup
+/// packet and for [`Tx::prefer_generic_plans`].
+const BATCH_PLAN_SETTINGS: [(&str, &str); 2] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+];
 
 /// What a SQLite pool needs besides its connections.
 #[derive(Debug)]
@@ -171,10 +181,7 @@ impl Db {
                 .max_connections(BATCH_CONNECTIONS)
                 .acquire_timeout(options.acquire_timeout)
                 .test_before_acquire(false)
-                .connect_lazy_with(connect.options([
-                    ("plan_cache_mode", "force_generic_plan"),
-                    ("enable_seqscan", "off"),
-                ]));
+                .connect_lazy_with(connect.options(BATCH_PLAN_SETTINGS));
             let shared = std::sync::Arc::new(PgShared { batch_pool });
             return Ok(Db::Postgres(pool, shared));
         }
@@ -377,12 +384,13 @@ impl Tx<'_> {
     /// more round trip; nothing on SQLite.
     pub async fn prefer_generic_plans(&mut self) -> Result<(), sqlx::Error> {
         if let Tx::Postgres(t) = self {
-            sqlx::query(
-                "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \
-                 set_config('enable_seqscan', 'off', true)",
-            )
-            .execute(&mut **t)
-            .await?;
+            let calls: Vec<String> = BATCH_PLAN_SETTINGS
+                .iter()
+                .map(|(name, value)| format!("set_config('{name}', '{value}', true)"))
+                .collect();
+            sqlx::query(AssertSqlSafe(format!("SELECT {}", calls.join(", "))))
+                .execute(&mut **t)
+                .await?;
         }
         Ok(())
     }
