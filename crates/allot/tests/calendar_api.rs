@@ -10,7 +10,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::booking::id;
+use common::booking::{booked, id};
 use common::calendar::*;
 use common::*;
 use jiff::SignedDuration;
@@ -390,6 +390,10 @@ both_backends!(
             .call("GET", &format!("/v1/events/{}", id(&later)), None)
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        // Its holds go with it (a foreign key on SQLite, a trigger on
+        // PostgreSQL), the other events' stay.
+        assert_eq!(holds_of(&app, &id(&later)).await, 0);
+        assert_eq!(holds_of(&app, &id(&ev)).await, 1);
         let (_, page) = app
             .call(
                 "GET",
@@ -863,20 +867,7 @@ both_backends!(
         // Audit through booking: every calendar's active entries never
         // overlap, and each holds exactly the events it takes part in.
         for (cal, expected) in [(&a, 24), (&b, 48), (&c, 48)] {
-            let (status, page) = app
-                .call(
-                    "GET",
-                    &format!("/v1/systems/{cal}/entries?status=active&limit=1000"),
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let mut held = spans(&page);
-            assert_eq!(held.len(), expected, "active entries on {cal}");
-            held.sort();
-            for w in held.windows(2) {
-                assert!(w[0].1 <= w[1].0, "overlap on {cal}: {w:?}");
-            }
+            let held = active_entries(&app, cal, expected).await;
             let (status, events) = app
                 .call(
                     "GET",
@@ -1054,3 +1045,131 @@ both_backends!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    cached_busy_days_see_every_other_writer,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        // A second replica on the same database, with its own cache.
+        let other = app.replica().await;
+        let cal = calendar(&app, AMS).await;
+        let place = |name: &str| auto(name, TUE, json!(1800));
+        let stats = || app.server.state.calendar.busy_cache_stats();
+        // Office hours start at 08:00 Amsterdam, 07:00 UTC.
+        let a1 = event(&app, &cal, place("a1")).await;
+        assert_eq!(a1["start"], "2026-11-24T07:00:00Z");
+        let (hits, _) = stats();
+        let a2 = event(&app, &cal, place("a2")).await;
+        assert_eq!(a2["start"], "2026-11-24T07:30:00Z");
+        assert_eq!(
+            stats().0,
+            hits + 1,
+            "the second placement reads Tuesday from the cache"
+        );
+
+        // The other replica places an event explicitly: the next auto
+        // placement here steps over it,
+        let b1 = event(&other, &cal, explicit("b1", TUE, "09:00", json!(1800))).await;
+        let a3 = event(&app, &cal, place("a3")).await;
+        assert_eq!(a3["start"], "2026-11-24T08:30:00Z");
+        // ... books the calendar's system directly through the booking API,
+        booked(
+            &other,
+            &cal,
+            "2026-11-24T09:00:00Z",
+            "2026-11-24T09:30:00Z",
+            &[],
+        )
+        .await;
+        let a4 = event(&app, &cal, place("a4")).await;
+        assert_eq!(a4["start"], "2026-11-24T09:30:00Z");
+        // ... deletes an event: its slot is open again,
+        let (status, _) = other
+            .call("DELETE", &format!("/v1/events/{}", id(&b1)), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let a5 = event(&app, &cal, place("a5")).await;
+        assert_eq!(a5["start"], "2026-11-24T08:00:00Z");
+        // ... and cancels one of ours.
+        let (status, _) = other
+            .call("POST", &format!("/v1/events/{}/cancel", id(&a2)), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let a6 = event(&app, &cal, place("a6")).await;
+        assert_eq!(a6["start"], "2026-11-24T07:30:00Z");
+        // This replica's own writes outside the batch count as well.
+        event(&app, &cal, explicit("x", TUE, "11:30", json!(1800))).await;
+        let a7 = event(&app, &cal, place("a7")).await;
+        assert_eq!(a7["start"], "2026-11-24T10:00:00Z");
+        let a8 = event(&app, &cal, place("a8")).await;
+        assert_eq!(a8["start"], "2026-11-24T11:00:00Z");
+    }
+);
+
+both_backends!(
+    two_replicas_placing_at_once_never_double_book,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let replicas = std::sync::Arc::new([app.replica().await, app.replica().await]);
+        let (a, b) = (calendar(&app, AMS).await, calendar(&app, AMS).await);
+        // Two waves of 24 events on A with B attending and 24 on B alone,
+        // sent to two replicas at once: each replica's batches cache the
+        // days they read, and each must see what the other wrote.
+        for wave in 0..2 {
+            let mut tasks = Vec::new();
+            for i in 0..48 {
+                let (owner, attendees) = match i % 2 {
+                    0 => (a.clone(), json!([b])),
+                    _ => (b.clone(), json!([])),
+                };
+                let replicas = replicas.clone();
+                tasks.push(tokio::spawn(async move {
+                    let body = json!({"event_name": format!("w{wave}e{i}"), "date": TUE, "duration": 900,
+                        "attendees": attendees, "event_location": "HQ", "search_days": 3});
+                    post_event(&replicas[(i / 2) % 2], &owner, body).await
+                }));
+            }
+            for t in tasks {
+                let (status, ev) = t.await.expect("task");
+                assert_eq!(status, StatusCode::CREATED, "{ev}");
+            }
+        }
+        for (cal, expected) in [(&a, 48), (&b, 96)] {
+            active_entries(&app, cal, expected).await;
+        }
+    }
+);
+
+/// How many hold rows name the event `ev`.
+async fn holds_of(app: &TestApp, ev: &str) -> i64 {
+    allot::with_pool!(app.db(), p => sqlx::query_scalar(
+        "SELECT count(*) FROM calendar_holds WHERE event_id = $1")
+        .bind(allot::store::DbId(ev.parse().expect("event id")))
+        .fetch_one(p)
+        .await
+        .expect("count holds"))
+}
+
+/// The `expected` active booking entries of `cal`, sorted, asserting that
+/// no two overlap.
+async fn active_entries(app: &TestApp, cal: &str, expected: usize) -> Vec<(String, String)> {
+    let (status, page) = app
+        .call(
+            "GET",
+            &format!("/v1/systems/{cal}/entries?status=active&limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut held = spans(&page);
+    assert_eq!(held.len(), expected, "active entries on {cal}");
+    held.sort();
+    for w in held.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlap on {cal}: {w:?}");
+    }
+    held
+}

@@ -163,12 +163,7 @@ async fn decide_and_write(
             }
         }
     }
-    let events: Vec<Value> = answers
-        .iter()
-        .filter_map(|a| a.as_ref().ok())
-        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-        .collect();
-    store::insert_entries_with_events(&mut tx, &accepted, &events).await?;
+    store::insert_entries_with_events(&mut tx, &accepted).await?;
     for (system, len) in widen {
         store::widen_max_entry(&mut tx, system, len).await?;
     }

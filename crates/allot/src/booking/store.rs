@@ -688,20 +688,25 @@ where
     }
 }
 
-/// Inserts new active entries and their `entry.created` events.
+/// Inserts new active entries and their `entry.created` events (each
+/// carrying the entry as the API shows it).
 pub async fn insert_entries_with_events(
     tx: &mut Tx<'_>,
     rows: &[EntryRow],
-    events: &[Value],
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
+    // Serialized straight to text: the documents are stored as written.
+    let events: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string(&r.to_api()).unwrap_or_default())
+        .collect();
     match tx {
         Tx::Sqlite { tx, .. } => {
             let doc: Vec<Value> = rows
                 .iter()
-                .zip(events)
+                .zip(&events)
                 .map(|(r, ev)| {
                     serde_json::json!({
                         "id": r.id.0.to_string(),
@@ -712,7 +717,7 @@ pub async fn insert_entries_with_events(
                         "label": r.label,
                         "metadata": r.metadata.0.to_string(),
                         "at": r.created_at.to_sqlite_text(),
-                        "event": ev.to_string(),
+                        "event": ev,
                     })
                 })
                 .collect();
@@ -749,7 +754,6 @@ pub async fn insert_entries_with_events(
                 .collect();
             let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
             let metadata: Vec<String> = rows.iter().map(|r| r.metadata.0.to_string()).collect();
-            let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
             let at = rows[0].created_at;
             sqlx::query(
                 "WITH r AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], \
@@ -760,7 +764,7 @@ pub async fn insert_entries_with_events(
                    SELECT id, sys, a, b, ARRAY(SELECT jsonb_array_elements_text(caps::jsonb)), label, \
                    meta::jsonb, 'active', 1, $9, $9 FROM r) \
                  INSERT INTO booking_events (kind, system_id, entry_id, at, data) \
-                 SELECT 'entry.created', sys, id, $9, ev::jsonb FROM r ORDER BY n",
+                 SELECT 'entry.created', sys, id, $9, ev::json FROM r ORDER BY n",
             )
             .bind(ids)
             .bind(sys)

@@ -23,13 +23,14 @@
 //! [`place::build_seats`], so they never disagree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use allot_kernel::booking::Span;
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde_json::Value;
 use uuid::Uuid;
 
+use super::busy_cache::{BusyCache, Spans};
 use super::place::{self, AutoRequest, day_start};
 use super::store::{self, EventRow};
 use crate::booking::rules::{from_micros, micros};
@@ -37,7 +38,7 @@ use crate::booking::store::{self as bstore, Src};
 use crate::clock::SharedClock;
 use crate::group_commit::{BatchShape, GroupCommit};
 use crate::http::problem::Problem;
-use crate::store::{Db, DbTime};
+use crate::store::{Backend, Db, DbTime};
 
 /// A validated auto-placement of a new event.
 pub struct AutoJob {
@@ -62,6 +63,7 @@ const MAX_BATCH: usize = 128;
 #[derive(Clone)]
 pub struct PlacementBatcher {
     queue: GroupCommit<AutoJob, Outcome>,
+    cache: Arc<BusyCache>,
 }
 
 impl PlacementBatcher {
@@ -76,18 +78,26 @@ impl PlacementBatcher {
             workers: 2,
             linger: Some(std::time::Duration::from_millis(1)),
         };
+        let cache = Arc::new(BusyCache::default());
+        let shared = cache.clone();
         let queue = GroupCommit::start(shape, move |jobs: Vec<AutoJob>| {
-            let (db, now) = (db.clone(), clock.now());
+            let (db, cache, now) = (db.clone(), shared.clone(), clock.now());
             async move {
                 let n = jobs.len();
                 // A failed batch (a database error) tells every request to
                 // try alone: a lone retry succeeds or reports its own error.
-                place_and_write(&db, now, jobs)
+                place_and_write(&db, &cache, now, jobs)
                     .await
                     .unwrap_or_else(|_| (0..n).map(|_| Outcome::Single).collect())
             }
         });
-        Self { queue }
+        Self { queue, cache }
+    }
+
+    /// `(hits, misses)` of the busy-span cache: calendar days a batch did
+    /// and did not find cached.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
     }
 
     pub async fn place(&self, job: AutoJob) -> Result<Outcome, Problem> {
@@ -97,6 +107,7 @@ impl PlacementBatcher {
 
 async fn place_and_write(
     db: &Db,
+    cache: &BusyCache,
     now: Timestamp,
     jobs: Vec<AutoJob>,
 ) -> Result<Vec<Outcome>, Problem> {
@@ -106,8 +117,12 @@ async fn place_and_write(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let mut phases = Phases::start(jobs.len());
     let mut tx = db.begin_batch().await?;
     let systems = bstore::lock_systems(&mut tx, &ids).await?;
+    // A batch that held these locks may still be storing what it knows.
+    cache.settled(&ids).await;
+    phases.mark("lock");
     let cals = store::calendars_in(Src::Tx(&mut tx), &ids).await?;
     let outages = bstore::open_outages_of(&mut tx, &ids, now).await?;
     // Each job searches its requested date only (clipped to now).
@@ -118,20 +133,37 @@ async fn place_and_write(
             place::day_range(&place::calendar_tz(cal), j.date, 0, now)
         })
         .collect();
-    // One read per (calendar, day), however many placements ask for it.
+    // One read per (calendar, day), however many placements ask for it,
+    // and none for a day cached at the calendar's current generation.
+    // Today's range starts now, so it is never the same range twice and is
+    // neither looked up nor kept.
+    let generation: HashMap<Uuid, i64> = cals.iter().map(|c| (c.id.0, c.entries_gen)).collect();
     let mut reads: Vec<(&bstore::SystemRow, Timestamp, Timestamp)> = Vec::new();
-    let mut asked = HashSet::new();
+    let mut known = Vec::new();
+    let mut asked: BTreeSet<(Uuid, i64, i64)> = BTreeSet::new();
     for (job, range) in jobs.iter().zip(&ranges) {
         let Some(r) = range else { continue };
         for id in &job.seat_ids {
-            if let Some(s) = systems.iter().find(|s| s.id.0 == *id)
-                && asked.insert((*id, r.start, r.end))
+            let (Some(s), Some(&g)) = (systems.iter().find(|s| s.id.0 == *id), generation.get(id))
+            else {
+                continue;
+            };
+            if !asked.insert((*id, r.start, r.end)) {
+                continue;
+            }
+            match (r.start != micros(now))
+                .then(|| cache.get(*id, g, *r))
+                .flatten()
             {
-                reads.push((s, from_micros(r.start), from_micros(r.end)));
+                Some(spans) => known.extend(spans.into_iter().map(|(span, e)| (*id, span, e))),
+                None => reads.push((s, from_micros(r.start), from_micros(r.end))),
             }
         }
     }
-    let busy = place::by_system(bstore::active_spans_many(&mut tx, &reads).await?);
+    let read = bstore::active_spans_many(&mut tx, &reads).await?;
+    phases.days(reads.len(), asked.len() - reads.len());
+    let busy = place::by_system_with(read, known.into_iter());
+    phases.mark("read");
 
     let none = HashSet::new();
     let mut taken: HashMap<Uuid, Vec<Span>> = HashMap::new();
@@ -140,6 +172,7 @@ async fn place_and_write(
     let mut entries = Vec::new();
     let mut holds = Vec::new();
     let mut longest: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut added: HashMap<Uuid, Vec<(Span, Uuid)>> = HashMap::new();
     for (mut job, range) in jobs.into_iter().zip(ranges) {
         let Some(range) = range else {
             answers.push(Outcome::Single);
@@ -183,17 +216,15 @@ async fn place_and_write(
         }
         for e in place::hold_entries(&job.row, &job.seat_ids, span, now) {
             holds.push((e.id.0, job.row.id.0, e.system_id.0));
+            added.entry(e.system_id.0).or_default().push((span, e.id.0));
             entries.push(e);
         }
         events.push(job.row.clone());
         answers.push(Outcome::Placed(Box::new(job.row)));
     }
-    let feed: Vec<Value> = entries
-        .iter()
-        .map(|r| serde_json::to_value(r.to_api()).unwrap_or(Value::Null))
-        .collect();
+    phases.mark("place");
     store::insert_events_with_holds(&mut tx, &events, &holds).await?;
-    bstore::insert_entries_with_events(&mut tx, &entries, &feed).await?;
+    bstore::insert_entries_with_events(&mut tx, &entries).await?;
     // A statement only for the systems whose longest-entry bound grows
     // (the first long event on a calendar), not one per calendar per batch.
     for (system, len) in longest {
@@ -205,6 +236,104 @@ async fn place_and_write(
             bstore::widen_max_entry(&mut tx, system, len).await?;
         }
     }
+    phases.mark("write");
+    let committing = cache.committing(ids);
     tx.commit().await?;
+    remember(db, cache, &generation, &asked, &busy, &added, micros(now));
+    drop(committing);
+    phases.mark("commit");
+    phases.log();
     Ok(answers)
+}
+
+/// Keeps what a committed batch knows of each calendar's busy days for the
+/// next batch (see [`BusyCache`]): the spans of every day it read or found
+/// cached, at the generation it read under the calendars' locks, plus the
+/// entries it added, at the generation those led to. Its one insert of
+/// entries bumped the generation of each calendar it wrote once on
+/// PostgreSQL (a statement trigger) and once per entry on SQLite (a row
+/// trigger).
+fn remember(
+    db: &Db,
+    cache: &BusyCache,
+    generation: &HashMap<Uuid, i64>,
+    asked: &BTreeSet<(Uuid, i64, i64)>,
+    busy: &place::BusyBySystem,
+    added: &HashMap<Uuid, Vec<(Span, Uuid)>>,
+    now: i64,
+) {
+    let mut ranges: BTreeMap<Uuid, Vec<(Span, Spans)>> = BTreeMap::new();
+    for &(system, start, end) in asked {
+        let Some(range) = Span::new(start, end).filter(|_| start != now) else {
+            continue;
+        };
+        let spans = busy
+            .get(&system)
+            .map(|b| b.overlapping(range).copied().collect())
+            .unwrap_or_default();
+        ranges.entry(system).or_default().push((range, spans));
+    }
+    for (system, ranges) in ranges {
+        let Some(&seen) = generation.get(&system) else {
+            continue;
+        };
+        let mine = added.get(&system).map(Vec::as_slice).unwrap_or_default();
+        let bumps = match (db.backend(), mine.len()) {
+            (_, 0) => 0,
+            (Backend::Postgres, _) => 1,
+            (Backend::Sqlite, n) => n as i64,
+        };
+        cache.store(system, seen, seen + bumps, ranges, mine);
+    }
+}
+
+/// Where a batch's time went, logged at debug level
+/// (`ALLOT_LOG=allot::calendar::batch=debug`): the measure behind the
+/// breakdown in docs/benchmarks.md.
+struct Phases {
+    placements: usize,
+    days_read: usize,
+    days_cached: usize,
+    last: std::time::Instant,
+    marks: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start(placements: usize) -> Self {
+        Self {
+            placements,
+            days_read: 0,
+            days_cached: 0,
+            last: std::time::Instant::now(),
+            marks: Vec::with_capacity(4),
+        }
+    }
+
+    fn days(&mut self, read: usize, cached: usize) {
+        (self.days_read, self.days_cached) = (read, cached);
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.marks
+            .push((phase, (now - self.last).as_secs_f64() * 1000.0));
+        self.last = now;
+    }
+
+    fn log(&self) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let ms: Vec<String> = self
+                .marks
+                .iter()
+                .map(|(phase, ms)| format!("{phase} {ms:.2}"))
+                .collect();
+            tracing::debug!(
+                placements = self.placements,
+                days_read = self.days_read,
+                days_cached = self.days_cached,
+                "placement batch (ms): {}",
+                ms.join(", ")
+            );
+        }
+    }
 }

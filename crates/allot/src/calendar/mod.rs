@@ -8,6 +8,7 @@
 pub mod api;
 pub mod attachments;
 pub mod batch;
+pub mod busy_cache;
 pub mod evictions;
 pub mod input;
 pub mod model;

@@ -152,17 +152,27 @@ impl SystemBusy {
 /// Groups `spans` by system, each entry once (reads of overlapping ranges
 /// return an entry once per range).
 pub fn by_system(spans: Vec<bstore::BusySpan>) -> BusyBySystem {
+    by_system_with(spans, std::iter::empty())
+}
+
+/// [`by_system`] of read `spans` and of spans known already (`(system,
+/// span, entry)`, from the batch's cache).
+pub fn by_system_with(
+    spans: Vec<bstore::BusySpan>,
+    known: impl Iterator<Item = (Uuid, Span, Uuid)>,
+) -> BusyBySystem {
     let mut seen = HashSet::with_capacity(spans.len());
     let mut out = BusyBySystem::new();
-    for e in spans {
-        if !seen.insert(e.id.0) {
+    let read = spans
+        .into_iter()
+        .filter_map(|e| Some((e.system_id.0, span_of(e.start_at.0, e.end_at.0)?, e.id.0)));
+    for (system, span, entry) in read.chain(known) {
+        if !seen.insert(entry) {
             continue;
         }
-        if let Some(span) = span_of(e.start_at.0, e.end_at.0) {
-            let busy = out.entry(e.system_id.0).or_default();
-            busy.longest = busy.longest.max(span.len());
-            busy.spans.push((span, e.id.0));
-        }
+        let busy = out.entry(system).or_default();
+        busy.longest = busy.longest.max(span.len());
+        busy.spans.push((span, entry));
     }
     for busy in out.values_mut() {
         busy.spans.sort_unstable_by_key(|(s, _)| (s.start, s.end));

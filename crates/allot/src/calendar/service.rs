@@ -252,6 +252,11 @@ impl CalendarService {
         &self.config
     }
 
+    /// `(hits, misses)` of the placement batches' busy-span cache.
+    pub fn busy_cache_stats(&self) -> (u64, u64) {
+        self.batcher.cache_stats()
+    }
+
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
@@ -341,6 +346,7 @@ impl CalendarService {
             version: 1,
             created_at: DbTime(now),
             updated_at: DbTime(now),
+            entries_gen: 0,
         };
         let mut tx = self.db.begin().await?;
         bstore::insert_system(&mut tx, &system).await?;
@@ -1127,11 +1133,7 @@ impl CalendarService {
         for cal in seat_ids {
             bstore::widen_max_entry(tx, *cal, span.len()).await?;
         }
-        let events: Vec<Value> = rows
-            .iter()
-            .map(|r| serde_json::to_value(r.to_api()).unwrap_or(Value::Null))
-            .collect();
-        bstore::insert_entries_with_events(tx, &rows, &events).await?;
+        bstore::insert_entries_with_events(tx, &rows).await?;
         for r in &rows {
             store::insert_hold(tx, r.id.0, ev.id.0, r.system_id.0).await?;
         }

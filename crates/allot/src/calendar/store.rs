@@ -27,10 +27,13 @@ pub struct CalendarRow {
     pub version: i64,
     pub created_at: DbTime,
     pub updated_at: DbTime,
+    /// Bumped by the database whenever the calendar's entries change (see
+    /// `busy_cache`); never written by the service.
+    pub entries_gen: i64,
 }
 
 const CALENDAR_COLS: &str = "id, owner, timezone, working_hours, horizon_days, slot_granularity_s, \
-     webhook_url, webhook_secret, version, created_at, updated_at";
+     webhook_url, webhook_secret, version, created_at, updated_at, entries_gen";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {

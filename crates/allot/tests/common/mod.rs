@@ -121,6 +121,35 @@ impl TestApp {
         &self.server.db
     }
 
+    /// Another replica on the same database: its own server (so its own
+    /// caches) and, on PostgreSQL, its own pool; SQLite is one process, so
+    /// there the two share it. The same clock.
+    pub async fn replica(&self) -> TestApp {
+        let args = ServeArgs {
+            database_url: Some(self.database_url.clone()),
+            bootstrap_token: Some(TOKEN.to_string()),
+            rate_limit: Some(0),
+            ..Default::default()
+        };
+        let config = args.resolve().expect("valid test config");
+        let db = match self.backend {
+            Backend::Postgres => Db::connect(&self.database_url, &DbOptions::default())
+                .await
+                .expect("connect"),
+            Backend::Sqlite => self.db().clone(),
+        };
+        let shared: SharedClock = Arc::new(self.clock.clone());
+        let server = Server::build_on(db, &config, shared, false)
+            .await
+            .expect("build replica");
+        TestApp {
+            server,
+            clock: self.clock.clone(),
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+        }
+    }
+
     /// Sends a request through the router.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call_with(
