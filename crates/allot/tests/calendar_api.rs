@@ -1144,6 +1144,36 @@ both_backends!(
     }
 );
 
+both_backends!(
+    deleting_a_calendars_system_takes_its_events_and_holds,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let (cal, guest) = (calendar(&app, AMS).await, calendar(&app, AMS).await);
+        let body = json!({"event_name": "m", "date": TUE, "start_time": "09:00", "duration": 1800,
+            "attendees": [guest], "event_location": "HQ"});
+        let ev = event(&app, &cal, body).await;
+        assert_eq!(holds_of(&app, &id(&ev)).await, 2);
+        // Once the event is over, the calendar's booking system may go.
+        app.clock.advance(SignedDuration::from_hours(48));
+        let (status, body) = app
+            .call("DELETE", &format!("/v1/systems/{cal}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (status, _) = app
+            .call("GET", &format!("/v1/events/{}", id(&ev)), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(holds_of(&app, &id(&ev)).await, 0);
+        // The guest's calendar stays.
+        let (status, _) = app
+            .call("GET", &format!("/v1/calendars/{guest}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+);
+
 /// How many hold rows name the event `ev`.
 async fn holds_of(app: &TestApp, ev: &str) -> i64 {
     allot::with_pool!(app.db(), p => sqlx::query_scalar(

@@ -8,7 +8,8 @@
 //! queued and taken in batches, as booking does with inserts: one
 //! transaction locks every calendar of the batch (sorted, so batches never
 //! deadlock each other or a single placement), reads their calendars,
-//! outages and busy spans in one statement each, places every request in
+//! outages and the busy spans it does not have cached (see
+//! [`super::busy_cache`]) in one statement each, places every request in
 //! arrival order with the same kernel search as a single placement (each
 //! placed event joins the busy spans the next is searched against), and
 //! writes all events, entries, holds and booking events in a constant

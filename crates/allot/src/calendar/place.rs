@@ -161,21 +161,22 @@ pub fn by_system_with(
     spans: Vec<bstore::BusySpan>,
     known: impl Iterator<Item = (Uuid, Span, Uuid)>,
 ) -> BusyBySystem {
-    let mut seen = HashSet::with_capacity(spans.len());
     let mut out = BusyBySystem::new();
     let read = spans
         .into_iter()
         .filter_map(|e| Some((e.system_id.0, span_of(e.start_at.0, e.end_at.0)?, e.id.0)));
     for (system, span, entry) in read.chain(known) {
-        if !seen.insert(entry) {
-            continue;
-        }
         let busy = out.entry(system).or_default();
         busy.longest = busy.longest.max(span.len());
         busy.spans.push((span, entry));
     }
+    // An entry seen twice has the same span both times, so sorted by span
+    // and then id its copies are neighbours (cheaper than hashing every
+    // entry of a batch's tens of thousands).
     for busy in out.values_mut() {
-        busy.spans.sort_unstable_by_key(|(s, _)| (s.start, s.end));
+        busy.spans
+            .sort_unstable_by_key(|(s, id)| (s.start, s.end, *id));
+        busy.spans.dedup_by_key(|(_, id)| *id);
     }
     out
 }
@@ -460,7 +461,7 @@ mod tests {
 
     proptest! {
         /// The binary search over sorted spans finds exactly what a scan of
-        /// every span read (each once) finds.
+        /// every span read or known (each once) finds.
         #[test]
         fn overlapping_matches_a_scan(
             spans in prop::collection::vec((0..2usize, 0..500i64, 1..120i64), 0..60),
@@ -475,7 +476,13 @@ mod tests {
             // A read of overlapping ranges returns some entries twice.
             rows.extend(rows.iter().take(5).cloned().collect::<Vec<_>>());
             let range = Span::new(from * 1_000_000, (from + len) * 1_000_000).unwrap();
-            let grouped = by_system(rows.clone());
+            // Some rows read, some known from the cache, a few both.
+            let split = rows.len() / 2;
+            let known: Vec<(Uuid, Span, Uuid)> = rows[split.saturating_sub(3)..]
+                .iter()
+                .map(|r| (r.system_id.0, span_of(r.start_at.0, r.end_at.0).unwrap(), r.id.0))
+                .collect();
+            let grouped = by_system_with(rows[..split].to_vec(), known.into_iter());
             for system in systems {
                 let mut want: Vec<(Span, Uuid)> = rows
                     .iter()
