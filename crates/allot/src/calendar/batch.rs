@@ -152,7 +152,7 @@ async fn place_and_write(
             if !asked.insert((*id, r.start, r.end)) {
                 continue;
             }
-            match (r.start != micros(now))
+            match BusyCache::keeps(*r, micros(now))
                 .then(|| cache.get(*id, g, *r))
                 .flatten()
             {
@@ -173,7 +173,7 @@ async fn place_and_write(
     let mut entries = Vec::new();
     let mut holds = Vec::new();
     let mut longest: BTreeMap<Uuid, i64> = BTreeMap::new();
-    let mut added: HashMap<Uuid, Vec<(Span, Uuid)>> = HashMap::new();
+    let mut added: HashMap<Uuid, Spans> = HashMap::new();
     for (mut job, range) in jobs.into_iter().zip(ranges) {
         let Some(range) = range else {
             answers.push(Outcome::Single);
@@ -260,12 +260,12 @@ fn remember(
     generation: &HashMap<Uuid, i64>,
     asked: &BTreeSet<(Uuid, i64, i64)>,
     busy: &place::BusyBySystem,
-    added: &HashMap<Uuid, Vec<(Span, Uuid)>>,
+    added: &HashMap<Uuid, Spans>,
     now: i64,
 ) {
     let mut ranges: BTreeMap<Uuid, Vec<(Span, Spans)>> = BTreeMap::new();
     for &(system, start, end) in asked {
-        let Some(range) = Span::new(start, end).filter(|_| start != now) else {
+        let Some(range) = Span::new(start, end).filter(|r| BusyCache::keeps(*r, now)) else {
             continue;
         };
         let spans = busy

@@ -127,6 +127,12 @@ impl BusyCache {
         }
     }
 
+    /// Whether a batch's range is worth keeping: today's starts at the
+    /// batch's `now`, so it is never asked for twice.
+    pub fn keeps(range: Span, now: i64) -> bool {
+        range.start != now
+    }
+
     /// The spans of `calendar` over `range`, if cached at `generation`.
     pub fn get(&self, calendar: Uuid, generation: i64, range: Span) -> Option<Spans> {
         let mut inner = self.lock();
@@ -158,32 +164,19 @@ impl BusyCache {
         added: &[(Span, Uuid)],
     ) {
         let mut inner = self.lock();
-        let (mut cal, before) = match inner.calendars.remove(&calendar) {
+        let existing = inner.calendars.remove(&calendar);
+        let before = existing.as_ref().map_or(0, Calendar::spans);
+        let mut cal = match existing {
             Some(c) if c.generation > seen => {
                 inner.calendars.insert(calendar, c);
                 return;
             }
-            Some(c) if c.generation == seen => {
-                let n = c.spans();
-                (c, n)
-            }
-            Some(c) => {
-                let n = c.spans();
-                (
-                    Calendar {
-                        generation: seen,
-                        ranges: HashMap::new(),
-                    },
-                    n,
-                )
-            }
-            None => (
-                Calendar {
-                    generation: seen,
-                    ranges: HashMap::new(),
-                },
-                0,
-            ),
+            Some(c) if c.generation == seen => c,
+            // Absent, or stamped before a write this cache never saw.
+            _ => Calendar {
+                generation: seen,
+                ranges: HashMap::new(),
+            },
         };
         for (range, spans) in ranges {
             cal.ranges.insert((range.start, range.end), spans);
