@@ -151,6 +151,12 @@ pub fn main() -> ExitCode {
                 crate::sim::exam_day::command::run(args).await
             }
             Command::Bench(bench) => {
+                // Quiet unless asked: the figures are the output. With
+                // `ALLOT_LOG` set, the service's logs (such as the placement
+                // batches' phases) go to standard error.
+                if std::env::var_os("ALLOT_LOG").is_some() {
+                    init_tracing(false);
+                }
                 crate::tls::install();
                 let result = match bench {
                     BenchCommand::Jobs(args) => crate::bench::jobs::run(args).await,
