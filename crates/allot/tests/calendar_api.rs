@@ -1109,6 +1109,48 @@ both_backends!(
 );
 
 both_backends!(
+    a_calendar_locked_after_a_wait_is_read_as_its_holder_left_it,
+    |backend| async move {
+        use allot::calendar::store::lock_calendars;
+        use allot::store::Tx;
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let cal: uuid::Uuid = calendar(&app, AMS).await.parse().expect("uuid");
+        let mut first = app.db().begin().await.expect("begin");
+        let (_, cals) = lock_calendars(&mut first, &[cal]).await.expect("lock");
+        let before = cals[0].entries_gen;
+        // What a write of entries under the lock does (the trigger's bump).
+        let bump = "UPDATE calendars SET entries_gen = entries_gen + 1 WHERE id = $1";
+        let id = allot::store::DbId(cal);
+        match &mut first {
+            Tx::Sqlite { tx, .. } => sqlx::query(bump)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map(drop),
+            Tx::Postgres(tx) => sqlx::query(bump)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map(drop),
+        }
+        .expect("bump");
+        let db = app.db().clone();
+        let second = tokio::spawn(async move {
+            let mut tx = db.begin().await.expect("begin");
+            let (_, cals) = lock_calendars(&mut tx, &[cal]).await.expect("lock");
+            cals[0].entries_gen
+        });
+        // Let the second transaction start waiting for the first.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "the second lock waits for the first");
+        first.commit().await.expect("commit");
+        assert_eq!(second.await.expect("task"), before + 1);
+    }
+);
+
+both_backends!(
     two_replicas_placing_at_once_never_double_book,
     |backend| async move {
         let Some(app) = TestApp::new(backend).await else {

@@ -58,6 +58,7 @@ impl InsertBatcher {
             max: MAX_BATCH,
             workers,
             linger: None,
+            own_thread: false,
         };
         let queue = GroupCommit::start(shape, move |jobs: Vec<NewEntry>| {
             let (db, now) = (db.clone(), clock.now());

@@ -35,7 +35,7 @@ use super::busy_cache::{BusyCache, Spans};
 use super::place::{self, AutoRequest, day_start};
 use super::store::{self, EventRow};
 use crate::booking::rules::{from_micros, micros};
-use crate::booking::store::{self as bstore, Src};
+use crate::booking::store as bstore;
 use crate::clock::SharedClock;
 use crate::group_commit::{BatchShape, GroupCommit};
 use crate::http::problem::Problem;
@@ -73,11 +73,14 @@ impl PlacementBatcher {
     /// under their locks, but a second batch can be formed and begun while
     /// the first commits (on PostgreSQL, with the batch connections of
     /// `Db::begin_batch`, 6,300 → 7,000 placements/s on one calendar).
+    /// The loops run on a thread of their own (see `group_commit`), with
+    /// connections of their own (`Db::begin_own_thread_batch`).
     pub fn start(db: Db, clock: SharedClock) -> Self {
         let shape = BatchShape {
             max: MAX_BATCH,
             workers: 2,
             linger: Some(std::time::Duration::from_millis(1)),
+            own_thread: true,
         };
         let cache = Arc::new(BusyCache::default());
         let shared = cache.clone();
@@ -119,13 +122,13 @@ async fn place_and_write(
         .into_iter()
         .collect();
     let mut phases = Phases::start(jobs.len());
-    let mut tx = db.begin_batch().await?;
-    let systems = bstore::lock_systems(&mut tx, &ids).await?;
+    let mut tx = db.begin_own_thread_batch().await?;
+    let (systems, cals) = store::lock_calendars(&mut tx, &ids).await?;
     // A batch that held these locks may still be storing what it knows.
     cache.settled(&ids).await;
     phases.mark("lock");
-    let cals = store::calendars_in(Src::Tx(&mut tx), &ids).await?;
     let outages = bstore::open_outages_of(&mut tx, &ids, now).await?;
+    phases.mark("outages");
     // Each job searches its requested date only (clipped to now).
     let ranges: Vec<Option<Span>> = jobs
         .iter()
@@ -161,6 +164,7 @@ async fn place_and_write(
             }
         }
     }
+    phases.mark("cache");
     let read = bstore::active_spans_many(&mut tx, &reads).await?;
     phases.days(reads.len(), asked.len() - reads.len());
     let busy = place::by_system_with(read, known.into_iter());
@@ -224,8 +228,7 @@ async fn place_and_write(
         answers.push(Outcome::Placed(Box::new(job.row)));
     }
     phases.mark("place");
-    store::insert_events_with_holds(&mut tx, &events, &holds).await?;
-    bstore::insert_entries_with_events(&mut tx, &entries).await?;
+    store::insert_placements(&mut tx, &events, &holds, &entries).await?;
     // A statement only for the systems whose longest-entry bound grows
     // (the first long event on a calendar), not one per calendar per batch.
     for (system, len) in longest {
@@ -306,7 +309,7 @@ impl Phases {
             days_read: 0,
             days_cached: 0,
             last: std::time::Instant::now(),
-            marks: Vec::with_capacity(4),
+            marks: Vec::with_capacity(8),
         }
     }
 

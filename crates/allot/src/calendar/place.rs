@@ -107,8 +107,7 @@ pub async fn load_seats(
     let mut sorted = ids.to_vec();
     sorted.sort();
     sorted.dedup();
-    let systems = bstore::lock_systems(tx, &sorted).await?;
-    let cals = super::store::calendars_in(Src::Tx(tx), &sorted).await?;
+    let (systems, cals) = super::store::lock_calendars(tx, &sorted).await?;
     for id in ids {
         if !cals.iter().any(|c| c.id.0 == *id) {
             return Err(Problem::not_found("calendar", &id.to_string()));

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::booking::store::{Src, on};
+use crate::booking::store::{self as bstore, SYSTEM_COLS, Src, SystemRow, on};
 use crate::notifications::{self, NewNotification};
 use crate::store::{Backend, Db, DbId, DbStrings, DbTime, Tx};
 
@@ -161,6 +161,111 @@ pub async fn calendars_in(src: Src<'_, '_>, ids: &[Uuid]) -> Result<Vec<Calendar
     }
 }
 
+/// A calendar with its booking system, as [`lock_calendars`] reads them:
+/// the columns both tables have come as the system's, and as `c_...` for
+/// the calendar's.
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    #[sqlx(flatten)]
+    system: SystemRow,
+    owner: String,
+    #[sqlx(rename = "c_timezone")]
+    timezone: String,
+    working_hours: Json<Value>,
+    horizon_days: Option<i64>,
+    slot_granularity_s: i64,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    #[sqlx(rename = "c_version")]
+    version: i64,
+    #[sqlx(rename = "c_created_at")]
+    created_at: DbTime,
+    #[sqlx(rename = "c_updated_at")]
+    updated_at: DbTime,
+    entries_gen: i64,
+}
+
+impl LockedRow {
+    fn split(self) -> (SystemRow, CalendarRow) {
+        let cal = CalendarRow {
+            id: self.system.id,
+            owner: self.owner,
+            timezone: self.timezone,
+            working_hours: self.working_hours,
+            horizon_days: self.horizon_days,
+            slot_granularity_s: self.slot_granularity_s,
+            webhook_url: self.webhook_url,
+            webhook_secret: self.webhook_secret,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            entries_gen: self.entries_gen,
+        };
+        (self.system, cal)
+    }
+}
+
+/// Locks the booking systems of the calendars among `ids` (sorted, so two
+/// transactions always lock in the same order) and returns them with the
+/// calendars, in one round trip: ids that are not calendars are absent.
+///
+/// On PostgreSQL the calendar rows are locked too, and that is what makes
+/// them current: a statement reads at the snapshot it started with, and
+/// one that waited for a system's lock would return the calendar as it was
+/// before the holder committed (its `entries_gen` a generation behind).
+/// A row it locks comes back as the latest version instead. Whoever
+/// changes a calendar row holds its system's lock first (an update, or the
+/// entries trigger in a transaction that writes the entries under it), so
+/// this second lock never waits and adds no deadlock. `NO KEY UPDATE`
+/// leaves the events' foreign key checks on the calendar (`KEY SHARE`)
+/// unblocked.
+pub async fn lock_calendars(
+    tx: &mut Tx<'_>,
+    ids: &[Uuid],
+) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let system: Vec<&str> = SYSTEM_COLS.split(", ").collect();
+    let columns: Vec<String> = system
+        .iter()
+        .map(|c| format!("s.{c}"))
+        .chain(CALENDAR_COLS.split(", ").filter(|c| *c != "id").map(|c| {
+            if system.contains(&c) {
+                format!("c.{c} AS c_{c}")
+            } else {
+                format!("c.{c}")
+            }
+        }))
+        .collect();
+    let from = format!(
+        "SELECT {} FROM booking_systems s JOIN calendars c ON c.id = s.id",
+        columns.join(", ")
+    );
+    let rows = match tx {
+        Tx::Sqlite { tx, .. } => {
+            let doc = Value::Array(ids.iter().map(|i| Value::String(i.to_string())).collect());
+            let sql =
+                format!("{from} WHERE s.id IN (SELECT value FROM json_each($1)) ORDER BY s.id");
+            sqlx::query_as::<_, LockedRow>(AssertSqlSafe(sql))
+                .bind(doc.to_string())
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Tx::Postgres(tx) => {
+            let sql = format!(
+                "{from} WHERE s.id = ANY($1) ORDER BY s.id FOR UPDATE OF s FOR NO KEY UPDATE OF c"
+            );
+            let ids: Vec<DbId> = ids.iter().copied().map(DbId).collect();
+            sqlx::query_as::<_, LockedRow>(AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(LockedRow::split).unzip())
+}
+
 pub async fn list_calendars(
     db: &Db,
     after: Option<Uuid>,
@@ -213,17 +318,21 @@ pub async fn insert_event(tx: &mut Tx<'_>, r: &EventRow) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Inserts many new events and the holds tying entries to them, in a
-/// constant number of statements whatever their number (the group commit
-/// of auto-placements). Each event travels as a JSON object named by
-/// column, times in the one text form both databases read.
-pub async fn insert_events_with_holds(
+/// Inserts a batch of placements: new events, the booking entries they
+/// hold (with their feed events, as
+/// [`bstore::insert_entries_with_events`]) and the holds tying the two,
+/// in a constant number of statements whatever their number (the group
+/// commit of auto-placements): one on PostgreSQL. Each event travels as a
+/// JSON object named by column, times in the one text form both databases
+/// read.
+pub async fn insert_placements(
     tx: &mut Tx<'_>,
     events: &[EventRow],
     holds: &[(Uuid, Uuid, Uuid)],
+    entries: &[bstore::EntryRow],
 ) -> Result<(), sqlx::Error> {
     if events.is_empty() {
-        return Ok(());
+        return bstore::insert_entries_with_events(tx, entries).await;
     }
     let time = |t: &DbTime| t.to_sqlite_text();
     let docs: Vec<Value> = events
@@ -243,7 +352,7 @@ pub async fn insert_events_with_holds(
         .collect();
     let events_doc = Value::Array(docs).to_string();
     match tx {
-        Tx::Sqlite { tx, .. } => {
+        Tx::Sqlite { tx: inner, .. } => {
             let holds: Vec<Value> = holds
                 .iter()
                 .map(|(entry, event, cal)| {
@@ -261,7 +370,7 @@ pub async fn insert_events_with_holds(
                  FROM json_each($1) ORDER BY key"
             )))
             .bind(&events_doc)
-            .execute(&mut **tx)
+            .execute(&mut **inner)
             .await?;
             sqlx::query(
                 "INSERT INTO calendar_holds (entry_id, event_id, calendar_id) \
@@ -269,32 +378,45 @@ pub async fn insert_events_with_holds(
                  FROM json_each($1) ORDER BY key",
             )
             .bind(&holds_doc)
-            .execute(&mut **tx)
+            .execute(&mut **inner)
             .await?;
+            bstore::insert_entries_with_events(tx, entries).await?;
         }
         Tx::Postgres(tx) => {
-            // One statement; the holds (ten per 10-attendee event) travel
-            // as binary arrays of ids rather than JSON to be parsed. The
-            // holds' foreign key is checked at the end of the statement,
-            // when the events are in.
-            let column = |k: fn(&(Uuid, Uuid, Uuid)) -> Uuid| -> Vec<DbId> {
-                holds.iter().map(|h| DbId(k(h))).collect()
-            };
-            sqlx::query(AssertSqlSafe(format!(
-                "WITH ev AS (INSERT INTO calendar_events ({EVENT_COLS}) SELECT {EVENT_COLS} \
-                 FROM jsonb_populate_recordset(NULL::calendar_events, $1::jsonb)) \
-                 INSERT INTO calendar_holds (entry_id, event_id, calendar_id) \
-                 SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[])"
-            )))
-            .bind(&events_doc)
-            .bind(column(|h| h.0))
-            .bind(column(|h| h.1))
-            .bind(column(|h| h.2))
-            .execute(&mut **tx)
-            .await?;
+            // One statement, one round trip under the calendars' locks;
+            // the holds (ten per 10-attendee event) travel as binary
+            // arrays of ids rather than JSON to be parsed.
+            let sql = format!(
+                "WITH {}, {}",
+                events_and_holds(),
+                bstore::pg_entries_tail(5)
+            );
+            let query = sqlx::query(AssertSqlSafe(sql))
+                .bind(events_doc)
+                .bind(hold_column(holds, |h| h.0))
+                .bind(hold_column(holds, |h| h.1))
+                .bind(hold_column(holds, |h| h.2));
+            bstore::bind_pg_entries(query, entries, bstore::entry_created_docs(entries))
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
+}
+
+/// The events' and holds' inserts of [`insert_placements`] on PostgreSQL,
+/// as the start of a `WITH` list (parameters `$1` to `$4`).
+fn events_and_holds() -> String {
+    format!(
+        "ev AS (INSERT INTO calendar_events ({EVENT_COLS}) SELECT {EVENT_COLS} \
+         FROM jsonb_populate_recordset(NULL::calendar_events, $1::jsonb)), \
+         h AS (INSERT INTO calendar_holds (entry_id, event_id, calendar_id) \
+         SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[]))"
+    )
+}
+
+fn hold_column(holds: &[(Uuid, Uuid, Uuid)], k: fn(&(Uuid, Uuid, Uuid)) -> Uuid) -> Vec<DbId> {
+    holds.iter().map(|h| DbId(k(h))).collect()
 }
 
 /// Writes every mutable column of an event, whose `version` must be one

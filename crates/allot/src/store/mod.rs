@@ -82,11 +82,18 @@ pub struct PgShared {
     ///   table was nearly empty scanned all of it once per array element.
     ///   Every statement a batch runs has an index to use.
     pub batch_pool: PgPool,
+    /// The same for batch loops that run on a thread and runtime of their
+    /// own (calendar placements, see `group_commit`), apart from
+    /// [`PgShared::batch_pool`]: a connection belongs to the runtime that
+    /// opened it, and one opened there and then taken by a booking batch
+    /// would be driven from the other thread, and dead once that runtime
+    /// ended.
+    pub own_thread_pool: PgPool,
 }
 
-/// Most connections of [`PgShared::batch_pool`]: one per batch loop of the
-/// modules that group-commit (booking and calendar run two each).
-const BATCH_CONNECTIONS: u32 = 4;
+/// Most connections of each batch pool: one per batch loop of the module
+/// that uses it (booking and calendar run two each).
+const BATCH_CONNECTIONS: u32 = 2;
 
 /// The plan settings of batch statements, explained at
 /// [`PgShared::batch_pool`]; one list for the batch connections' startup
@@ -177,12 +184,17 @@ impl Db {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone())
                 .await?;
-            let batch_pool = PgPoolOptions::new()
-                .max_connections(BATCH_CONNECTIONS)
-                .acquire_timeout(options.acquire_timeout)
-                .test_before_acquire(false)
-                .connect_lazy_with(connect.options(BATCH_PLAN_SETTINGS));
-            let shared = std::sync::Arc::new(PgShared { batch_pool });
+            let batch_pool = || {
+                PgPoolOptions::new()
+                    .max_connections(BATCH_CONNECTIONS)
+                    .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(connect.clone().options(BATCH_PLAN_SETTINGS))
+            };
+            let shared = std::sync::Arc::new(PgShared {
+                batch_pool: batch_pool(),
+                own_thread_pool: batch_pool(),
+            });
             return Ok(Db::Postgres(pool, shared));
         }
         if url.starts_with("sqlite:") {
@@ -287,7 +299,10 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(_, shared) => shared.write_pool.close().await,
-            Db::Postgres(_, shared) => shared.batch_pool.close().await,
+            Db::Postgres(_, shared) => {
+                shared.batch_pool.close().await;
+                shared.own_thread_pool.close().await;
+            }
         }
         crate::with_pool!(self, pool => pool.close().await)
     }
@@ -373,6 +388,15 @@ impl Db {
         match self {
             Db::Sqlite(..) => self.begin().await,
             Db::Postgres(_, shared) => Ok(Tx::Postgres(shared.batch_pool.begin().await?)),
+        }
+    }
+
+    /// [`Db::begin_batch`] for batch loops on a thread of their own: on
+    /// PostgreSQL on a connection of [`PgShared::own_thread_pool`].
+    pub async fn begin_own_thread_batch(&self) -> Result<Tx<'_>, sqlx::Error> {
+        match self {
+            Db::Sqlite(..) => self.begin().await,
+            Db::Postgres(_, shared) => Ok(Tx::Postgres(shared.own_thread_pool.begin().await?)),
         }
     }
 }
