@@ -10,7 +10,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::booking::{booked, id};
+use common::booking::{book, booked, id};
 use common::calendar::*;
 use common::*;
 use jiff::SignedDuration;
@@ -528,6 +528,15 @@ both_backends!(
             return;
         };
         let cal = calendar(&app, AMS).await;
+        let generation = || async {
+            let id = cal.parse().expect("uuid");
+            allot::calendar::store::get_calendar(allot::booking::store::Src::Db(app.db()), id)
+                .await
+                .expect("read")
+                .expect("calendar")
+                .entries_gen
+        };
+        let before = generation().await;
         // A planned outage Tuesday 08:00-12:00 local, through the booking API.
         let (status, out) = app
         .call(
@@ -537,6 +546,9 @@ both_backends!(
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{out}");
+        // An outage moves the calendar's generation, entries or not: a
+        // batch that planned ahead of its locks sees it there.
+        assert!(generation().await > before, "outage left the generation");
         let ev = event(&app, &cal, auto("a", TUE, json!(600))).await;
         assert_eq!(ev["start"], "2026-11-24T11:00:00Z");
         let (status, p) = post_event(&app, &cal, explicit("b", TUE, "09:00", json!(600))).await;
@@ -1105,6 +1117,111 @@ both_backends!(
         assert_eq!(a7["start"], "2026-11-24T10:00:00Z");
         let a8 = event(&app, &cal, place("a8")).await;
         assert_eq!(a8["start"], "2026-11-24T11:00:00Z");
+    }
+);
+
+both_backends!(
+    placements_planned_ahead_are_checked_under_the_locks,
+    |backend| async move {
+        let Some(app) = TestApp::new(backend).await else {
+            return;
+        };
+        let app = std::sync::Arc::new(app);
+        let other = std::sync::Arc::new(app.replica().await);
+        let cal = calendar(&app, AMS).await;
+        const WED: &str = "2026-11-25";
+        // Tuesday and Wednesday in the cache.
+        event(&app, &cal, auto("warm", TUE, json!(900))).await;
+        event(&app, &cal, auto("warm", WED, json!(900))).await;
+        let place = |i: usize| {
+            let (app, cal) = (app.clone(), cal.clone());
+            tokio::spawn(async move {
+                let body = json!({"event_name": format!("e{i}"), "date": TUE, "duration": 900,
+                    "attendees": [], "search_days": 1});
+                post_event(&app, &cal, body).await
+            })
+        };
+        // Nothing else writes: on PostgreSQL the batches plan ahead of
+        // their locks, on the spans the batch before them cached.
+        let first: Vec<_> = (0..12).map(place).collect();
+        for t in first {
+            let (status, ev) = t.await.expect("task");
+            assert_eq!(status, StatusCode::CREATED, "{ev}");
+        }
+        if backend == allot::store::Backend::Postgres {
+            let (written, _) = app.server.state.calendar.ahead_stats();
+            assert!(written > 0, "no batch planned ahead");
+        }
+        // While placements batch, another replica books the calendar
+        // through the booking API and declares an outage on Wednesday
+        // afternoon: writes that land between batches' plans and locks.
+        let mut placing: Vec<_> = (12..48).map(place).collect();
+        let mut writes = Vec::new();
+        for k in 0..6 {
+            let (other, cal) = (other.clone(), cal.clone());
+            writes.push(tokio::spawn(async move {
+                let start = format!("2026-11-24T{:02}:00:00Z", 10 + k);
+                let end = format!("2026-11-24T{:02}:20:00Z", 10 + k);
+                book(&other, &cal, &start, &end, &[]).await
+            }));
+        }
+        let (o, c) = (other.clone(), cal.clone());
+        writes.push(tokio::spawn(async move {
+            o.call(
+                "POST",
+                &format!("/v1/systems/{c}/outages"),
+                Some(json!({"kind": "planned", "start": "2026-11-25T12:00:00Z",
+                    "end": "2026-11-25T16:00:00Z", "reason": "offsite"})),
+            )
+            .await
+        }));
+        for t in writes {
+            let (status, body) = t.await.expect("task");
+            assert!(
+                matches!(status, StatusCode::CREATED | StatusCode::CONFLICT),
+                "{status}: {body}"
+            );
+        }
+        placing.push(place(48));
+        for t in placing {
+            let (status, ev) = t.await.expect("task");
+            assert!(
+                matches!(status, StatusCode::CREATED | StatusCode::CONFLICT),
+                "{status}: {ev}"
+            );
+        }
+        // Whatever the order, nothing overlaps on the calendar, and no
+        // event placed on Wednesday sits in the outage.
+        let (status, page) = app
+            .call(
+                "GET",
+                &format!("/v1/systems/{cal}/entries?status=active&limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let mut held = spans(&page);
+        held.sort();
+        for w in held.windows(2) {
+            assert!(w[0].1 <= w[1].0, "overlap: {w:?}");
+        }
+        let (status, events) = app
+            .call(
+                "GET",
+                &format!("/v1/calendars/{cal}/events?limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        for (start, end) in spans(&events) {
+            if start.starts_with(WED) {
+                assert!(
+                    end.as_str() <= "2026-11-25T12:00:00Z"
+                        || start.as_str() >= "2026-11-25T16:00:00Z",
+                    "in the outage: [{start}, {end})"
+                );
+            }
+        }
     }
 );
 

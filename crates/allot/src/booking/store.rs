@@ -743,7 +743,7 @@ pub async fn insert_entries_with_events(
             .await?;
         }
         Tx::Postgres(tx) => {
-            let sql = format!("WITH {}", pg_entries_tail(1));
+            let sql = format!("WITH {}", pg_entries_tail(1, EntriesPart::Both));
             bind_pg_entries(sqlx::query(AssertSqlSafe(sql)), rows, events)
                 .execute(&mut **tx)
                 .await?;
@@ -752,35 +752,51 @@ pub async fn insert_entries_with_events(
     Ok(())
 }
 
+/// What [`pg_entries_tail`] writes of the rows it is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntriesPart {
+    /// The entries and their `entry.created` feed events.
+    Both,
+    /// The entries only (their feed events written by another statement
+    /// of the same transaction).
+    Entries,
+    /// The feed events only.
+    Feed,
+}
+
 /// The PostgreSQL statement of [`insert_entries_with_events`] without its
 /// `WITH`: `r AS (...), ins AS (INSERT ...) INSERT INTO booking_events ...`,
 /// its nine parameters numbered from `$first` (bound by
 /// [`bind_pg_entries`]). A caller with writes of its own to make in the
 /// same transaction puts them in front, in the same statement: one round
-/// trip instead of two.
-pub(crate) fn pg_entries_tail(first: usize) -> String {
+/// trip instead of two. `part` may leave the entries or the feed events
+/// out: the calendar's batch writes the feed before it holds the locks
+/// and the entries after (see `calendar::batch`).
+pub(crate) fn pg_entries_tail(first: usize, part: EntriesPart) -> String {
     let p: Vec<String> = (first..first + 9).map(|i| format!("${i}")).collect();
-    format!(
-        "r AS (SELECT * FROM UNNEST({}::uuid[], {}::uuid[], {}::timestamptz[], {}::timestamptz[], \
-           {}::text[], {}::text[], {}::text[], {}::text[]) WITH ORDINALITY \
-           AS r(id, sys, a, b, caps, label, meta, ev, n)), \
-         ins AS (INSERT INTO booking_entries (id, system_id, start_at, end_at, capabilities, label, \
+    let at = &p[8];
+    let entries = format!(
+        "INSERT INTO booking_entries (id, system_id, start_at, end_at, capabilities, label, \
            metadata, status, version, created_at, updated_at) \
            SELECT id, sys, a, b, CASE WHEN caps = '[]' THEN '{{}}'::text[] \
            ELSE ARRAY(SELECT jsonb_array_elements_text(caps::jsonb)) END, label, \
-           meta::jsonb, 'active', 1, {at}, {at} FROM r) \
-         INSERT INTO booking_events (kind, system_id, entry_id, at, data) \
-         SELECT 'entry.created', sys, id, {at}, ev::json FROM r ORDER BY n",
-        p[0],
-        p[1],
-        p[2],
-        p[3],
-        p[4],
-        p[5],
-        p[6],
-        p[7],
-        at = p[8],
-    )
+           meta::jsonb, 'active', 1, {at}, {at} FROM r"
+    );
+    let feed = format!(
+        "INSERT INTO booking_events (kind, system_id, entry_id, at, data) \
+         SELECT 'entry.created', sys, id, {at}, ev::json FROM r ORDER BY n"
+    );
+    let rows = format!(
+        "r AS (SELECT * FROM UNNEST({}::uuid[], {}::uuid[], {}::timestamptz[], {}::timestamptz[], \
+           {}::text[], {}::text[], {}::text[], {}::text[]) WITH ORDINALITY \
+           AS r(id, sys, a, b, caps, label, meta, ev, n))",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+    );
+    match part {
+        EntriesPart::Both => format!("{rows}, ins AS ({entries}) {feed}"),
+        EntriesPart::Entries => format!("{rows} {entries}"),
+        EntriesPart::Feed => format!("{rows} {feed}"),
+    }
 }
 
 /// Binds the parameters of [`pg_entries_tail`] for `rows` (not empty) and

@@ -23,6 +23,18 @@
 //! them to be [`BusyCache::settled`] (a few microseconds after the commit
 //! returns). Without that wait, two batch loops taking turns on the same
 //! calendars would each miss what the other just stored.
+//!
+//! On PostgreSQL a batch stores what it knows *before* it commits, and the
+//! next batch plans on that before it takes the locks (see
+//! `super::batch`): so a store is only a proposal until its batch's commit
+//! succeeds, and a batch whose commit fails [`BusyCache::forget`]s it.
+//! A batch that planned ahead checks, under the locks and once the batch
+//! ahead is [`BusyCache::settled`], that the entry it planned on is still
+//! there (the same [`Snapshot::stamp`]: a store that was forgotten, or
+//! replaced by anyone's store since, fails the check) and that the
+//! database's generation is the one it planned at. A batch only plans
+//! ahead on what the batches begun before it have stored, and waits for
+//! those to be [`BusyCache::planned`].
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -30,6 +42,9 @@ use std::sync::{Mutex, MutexGuard};
 use allot_kernel::booking::Span;
 use tokio::sync::Notify;
 use uuid::Uuid;
+
+use super::store::CalendarRow;
+use crate::booking::store::{OutageRow, SystemRow};
 
 /// Spans of one calendar over one range, with the entry holding each.
 pub type Spans = Vec<(Span, Uuid)>;
@@ -49,6 +64,12 @@ pub struct BusyCache {
 struct Inner {
     calendars: HashMap<Uuid, Calendar>,
     spans: usize,
+    /// The stamp of the next store.
+    next_stamp: u64,
+    /// Batches that have not yet stored what they plan: their ticket and
+    /// calendars.
+    planning: Vec<(u64, Vec<Uuid>)>,
+    next_ticket: u64,
     /// Calendars of batches between their commit and their store, with
     /// how many such batches each.
     committing: HashMap<Uuid, usize>,
@@ -79,8 +100,55 @@ impl Drop for Committing<'_> {
     }
 }
 
+/// Marks a batch's calendars as still planning until dropped: whether it
+/// stored, failed, or was cancelled (see [`BusyCache::planned`]).
+pub struct Planning<'a> {
+    cache: &'a BusyCache,
+    ticket: u64,
+}
+
+impl Planning<'_> {
+    pub fn ticket(&self) -> u64 {
+        self.ticket
+    }
+}
+
+impl Drop for Planning<'_> {
+    fn drop(&mut self) {
+        self.cache
+            .lock()
+            .planning
+            .retain(|(ticket, _)| *ticket != self.ticket);
+        self.cache.settled.notify_waiters();
+    }
+}
+
+/// The rows a batch plans one calendar with, as a batch that held its lock
+/// read them: a batch planning ahead of the lock reads nothing from the
+/// database before it plans. They are valid at the store's generation
+/// (outages move it too) while the calendar's and system's versions hold.
+#[derive(Clone)]
+pub struct Rows {
+    pub system: SystemRow,
+    pub calendar: CalendarRow,
+    /// The calendar's open outages.
+    pub outages: Vec<OutageRow>,
+}
+
+/// What a batch read of one calendar from the cache, to plan on before it
+/// holds the calendar's lock.
+pub struct Snapshot {
+    pub generation: i64,
+    /// Which store it came from: every store has its own.
+    pub stamp: u64,
+    /// The spans of each range asked for, in the order asked.
+    pub ranges: Vec<Spans>,
+}
+
 struct Calendar {
     generation: i64,
+    stamp: u64,
+    rows: Option<Rows>,
     /// By `(range.start, range.end)`.
     ranges: HashMap<(i64, i64), Spans>,
 }
@@ -127,6 +195,85 @@ impl BusyCache {
         }
     }
 
+    /// Marks `calendars` as planned on by a batch that has not yet stored:
+    /// take it before reading anything, drop it once stored.
+    pub fn planning(&self, calendars: Vec<Uuid>) -> Planning<'_> {
+        let mut inner = self.lock();
+        let ticket = inner.next_ticket;
+        inner.next_ticket += 1;
+        inner.planning.push((ticket, calendars));
+        Planning {
+            cache: self,
+            ticket,
+        }
+    }
+
+    /// Waits until no batch that took its [`BusyCache::planning`] ticket
+    /// before `ticket` is still planning any of `calendars`. Later batches
+    /// are not waited for: they wait for this one.
+    pub async fn planned(&self, calendars: &[Uuid], ticket: u64) {
+        loop {
+            let woken = self.settled.notified();
+            {
+                let inner = self.lock();
+                let ahead = inner
+                    .planning
+                    .iter()
+                    .any(|(t, cals)| *t < ticket && cals.iter().any(|c| calendars.contains(c)));
+                if !ahead {
+                    return;
+                }
+            }
+            woken.await;
+        }
+    }
+
+    /// The spans of `calendar` over every one of `ranges` from one store,
+    /// whatever its generation (the caller checks it), or `None` if any
+    /// range is not cached.
+    pub fn snapshot(&self, calendar: Uuid, ranges: &[Span]) -> Option<Snapshot> {
+        let mut inner = self.lock();
+        let found = inner.calendars.get(&calendar).and_then(|c| {
+            let spans: Option<Vec<Spans>> = ranges
+                .iter()
+                .map(|r| c.ranges.get(&(r.start, r.end)).cloned())
+                .collect();
+            Some(Snapshot {
+                generation: c.generation,
+                stamp: c.stamp,
+                ranges: spans?,
+            })
+        });
+        match found {
+            Some(_) => inner.hits += ranges.len() as u64,
+            None => inner.misses += ranges.len() as u64,
+        }
+        found
+    }
+
+    /// The rows cached of `calendar`, with the stamp of their store.
+    pub fn rows(&self, calendar: Uuid) -> Option<(u64, Rows)> {
+        let inner = self.lock();
+        let c = inner.calendars.get(&calendar)?;
+        Some((c.stamp, c.rows.clone()?))
+    }
+
+    /// The stamp of what is cached of `calendar` now.
+    pub fn stamp(&self, calendar: Uuid) -> Option<u64> {
+        self.lock().calendars.get(&calendar).map(|c| c.stamp)
+    }
+
+    /// Drops what is cached of `calendars`: a batch whose commit failed
+    /// (or whose outcome is unknown) takes back what it stored.
+    pub fn forget(&self, calendars: &[Uuid]) {
+        let mut inner = self.lock();
+        for c in calendars {
+            if let Some(cal) = inner.calendars.remove(c) {
+                inner.spans -= cal.spans();
+            }
+        }
+    }
+
     /// Whether a batch's range is worth keeping: today's starts at the
     /// batch's `now`, so it is never asked for twice.
     pub fn keeps(range: Span, now: i64) -> bool {
@@ -162,6 +309,7 @@ impl BusyCache {
         now: i64,
         ranges: Vec<(Span, Spans)>,
         added: &[(Span, Uuid)],
+        rows: Option<Rows>,
     ) {
         let mut inner = self.lock();
         let existing = inner.calendars.remove(&calendar);
@@ -175,9 +323,16 @@ impl BusyCache {
             // Absent, or stamped before a write this cache never saw.
             _ => Calendar {
                 generation: seen,
+                stamp: 0,
+                rows: None,
                 ranges: HashMap::new(),
             },
         };
+        if rows.is_some() {
+            cal.rows = rows;
+        }
+        cal.stamp = inner.next_stamp;
+        inner.next_stamp += 1;
         for (range, spans) in ranges {
             cal.ranges.insert((range.start, range.end), spans);
         }
@@ -227,6 +382,7 @@ mod tests {
             5,
             vec![(day, vec![(span(10, 20), read)])],
             &[(span(30, 40), mine)],
+            None,
         );
         assert!(cache.get(cal, 4, day).is_none(), "stamp is after the batch");
         assert_eq!(ids(&cache.get(cal, 5, day).expect("hit")), [read, mine]);
@@ -240,7 +396,7 @@ mod tests {
         let cache = BusyCache::default();
         let cal = Uuid::now_v7();
         let (mon, tue) = (span(0, 100), span(100, 200));
-        cache.store(cal, 0, 0, vec![(mon, vec![])], &[]);
+        cache.store(cal, 0, 0, vec![(mon, vec![])], &[], None);
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         // A batch that read Tuesday and placed across midnight and on Tuesday.
         cache.store(
@@ -249,6 +405,7 @@ mod tests {
             1,
             vec![(tue, vec![])],
             &[(span(90, 110), a), (span(150, 160), b)],
+            None,
         );
         assert_eq!(ids(&cache.get(cal, 1, mon).expect("monday")), [a]);
         assert_eq!(ids(&cache.get(cal, 1, tue).expect("tuesday")), [a, b]);
@@ -260,15 +417,15 @@ mod tests {
         let cal = Uuid::now_v7();
         let day = span(0, 100);
         let (newer, older) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.store(cal, 7, 8, vec![(day, vec![(span(1, 2), newer)])], &[]);
+        cache.store(cal, 7, 8, vec![(day, vec![(span(1, 2), newer)])], &[], None);
         // A batch that ran at 5 and stores late: dropped.
-        cache.store(cal, 5, 6, vec![(day, vec![(span(3, 4), older)])], &[]);
+        cache.store(cal, 5, 6, vec![(day, vec![(span(3, 4), older)])], &[], None);
         assert_eq!(ids(&cache.get(cal, 8, day).expect("kept")), [newer]);
         // One that read at 9 (after a write this cache never saw) replaces
         // everything, other ranges included.
         let other = span(100, 200);
-        cache.store(cal, 8, 8, vec![(other, vec![])], &[]);
-        cache.store(cal, 9, 9, vec![(day, vec![])], &[]);
+        cache.store(cal, 8, 8, vec![(other, vec![])], &[], None);
+        cache.store(cal, 9, 9, vec![(day, vec![])], &[], None);
         assert!(cache.get(cal, 9, other).is_none(), "stale range dropped");
         assert_eq!(cache.get(cal, 9, day).expect("fresh").len(), 0);
     }
@@ -286,7 +443,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "waits while `a` is committing");
-        cache.store(a, 0, 1, vec![(span(0, 1), vec![])], &[]);
+        cache.store(a, 0, 1, vec![(span(0, 1), vec![])], &[], None);
         drop(marked);
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
@@ -296,15 +453,72 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_names_its_store_and_a_forgotten_store_is_gone() {
+        let cache = BusyCache::default();
+        let cal = Uuid::now_v7();
+        let (mon, tue) = (span(0, 100), span(100, 200));
+        assert!(cache.snapshot(cal, &[mon]).is_none(), "empty");
+        cache.store(cal, 3, 4, vec![(mon, vec![]), (tue, vec![])], &[], None);
+        let snap = cache.snapshot(cal, &[tue, mon]).expect("both days");
+        assert_eq!((snap.generation, snap.ranges.len()), (4, 2));
+        assert_eq!(cache.stamp(cal), Some(snap.stamp));
+        assert!(
+            cache.snapshot(cal, &[mon, span(200, 300)]).is_none(),
+            "one day missing"
+        );
+        // Every store is a new stamp, even at the same generation.
+        cache.store(cal, 4, 4, vec![(mon, vec![])], &[], None);
+        assert_ne!(cache.stamp(cal), Some(snap.stamp));
+        cache.forget(&[cal]);
+        assert_eq!(cache.stamp(cal), None);
+        assert!(cache.get(cal, 4, mon).is_none());
+    }
+
+    #[tokio::test]
+    async fn planned_waits_for_earlier_batches_on_shared_calendars_only() {
+        let cache = std::sync::Arc::new(BusyCache::default());
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let first = cache.planning(vec![a]);
+        let second = cache.planning(vec![a, b]);
+        // The first never waits for the one begun after it.
+        cache.planned(&[a], first.ticket()).await;
+        // One begun later on another calendar waits for neither.
+        let c = Uuid::now_v7();
+        let third = cache.planning(vec![c]);
+        cache.planned(&[c], third.ticket()).await;
+        let waiter = {
+            let cache = cache.clone();
+            let ticket = second.ticket();
+            tokio::spawn(async move { cache.planned(&[a, b], ticket).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the second waits for the first");
+        drop(third);
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken once the first is done")
+            .expect("task");
+        drop(second);
+    }
+
+    #[test]
     fn the_cache_starts_afresh_past_its_bound() {
         let cache = BusyCache::default();
         let many: Spans = (0..MAX_SPANS as i64)
             .map(|i| (span(i, i + 1), Uuid::nil()))
             .collect();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.store(a, 0, 0, vec![(span(0, i64::MAX), many)], &[]);
+        cache.store(a, 0, 0, vec![(span(0, i64::MAX), many)], &[], None);
         assert!(cache.get(a, 0, span(0, i64::MAX)).is_some());
-        cache.store(b, 0, 0, vec![(span(0, 1), vec![(span(0, 1), b)])], &[]);
+        cache.store(
+            b,
+            0,
+            0,
+            vec![(span(0, 1), vec![(span(0, 1), b)])],
+            &[],
+            None,
+        );
         assert!(cache.get(a, 0, span(0, i64::MAX)).is_none());
         assert!(cache.get(b, 0, span(0, 1)).is_none());
     }

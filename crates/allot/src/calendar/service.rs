@@ -257,6 +257,13 @@ impl CalendarService {
         self.batcher.cache_stats()
     }
 
+    /// `(written, changed)` of the placement batches that planned ahead of
+    /// their locks (PostgreSQL): written as planned, and planned again
+    /// because what they planned on had changed.
+    pub fn ahead_stats(&self) -> (u64, u64) {
+        self.batcher.ahead_stats()
+    }
+
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }

@@ -223,6 +223,24 @@ pub async fn lock_calendars(
     tx: &mut Tx<'_>,
     ids: &[Uuid],
 ) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
+    calendars_with_systems(tx, ids, true).await
+}
+
+/// [`lock_calendars`] without the locks: the calendars as last committed,
+/// for a batch that plans before it locks (see `super::batch`) and checks
+/// under the locks that nothing it read has changed.
+pub async fn read_calendars(
+    tx: &mut Tx<'_>,
+    ids: &[Uuid],
+) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
+    calendars_with_systems(tx, ids, false).await
+}
+
+async fn calendars_with_systems(
+    tx: &mut Tx<'_>,
+    ids: &[Uuid],
+    lock: bool,
+) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -253,9 +271,12 @@ pub async fn lock_calendars(
                 .await?
         }
         Tx::Postgres(tx) => {
-            let sql = format!(
-                "{from} WHERE s.id = ANY($1) ORDER BY s.id FOR UPDATE OF s FOR NO KEY UPDATE OF c"
-            );
+            let locks = if lock {
+                " FOR UPDATE OF s FOR NO KEY UPDATE OF c"
+            } else {
+                ""
+            };
+            let sql = format!("{from} WHERE s.id = ANY($1) ORDER BY s.id{locks}");
             let ids: Vec<DbId> = ids.iter().copied().map(DbId).collect();
             sqlx::query_as::<_, LockedRow>(AssertSqlSafe(sql))
                 .bind(ids)
@@ -334,23 +355,7 @@ pub async fn insert_placements(
     if events.is_empty() {
         return bstore::insert_entries_with_events(tx, entries).await;
     }
-    let time = |t: &DbTime| t.to_sqlite_text();
-    let docs: Vec<Value> = events
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id.0, "calendar_id": r.calendar_id.0, "name": r.name,
-                "date": r.date, "start_time": r.start_time,
-                "duration_us": r.duration_us, "search_days": r.search_days,
-                "start_at": r.start_at.as_ref().map(time), "end_at": r.end_at.as_ref().map(time),
-                "attendees": r.attendees.0, "location": r.location,
-                "placement": r.placement, "state": r.state,
-                "outside_working_hours": r.outside_working_hours, "version": r.version,
-                "created_at": time(&r.created_at), "updated_at": time(&r.updated_at),
-            })
-        })
-        .collect();
-    let events_doc = Value::Array(docs).to_string();
+    let events_doc = event_docs(events);
     match tx {
         Tx::Sqlite { tx: inner, .. } => {
             let holds: Vec<Value> = holds
@@ -389,7 +394,7 @@ pub async fn insert_placements(
             let sql = format!(
                 "WITH {}, {}",
                 events_and_holds(),
-                bstore::pg_entries_tail(5)
+                bstore::pg_entries_tail(5, bstore::EntriesPart::Both)
             );
             let query = sqlx::query(AssertSqlSafe(sql))
                 .bind(events_doc)
@@ -402,6 +407,75 @@ pub async fn insert_placements(
         }
     }
     Ok(())
+}
+
+/// The first half of [`insert_placements`] on PostgreSQL, which needs no
+/// lock: the events, their holds and the entries' `entry.created` feed
+/// events, in one statement. The batch that plans before it locks writes
+/// these while the batch ahead of it still holds the calendars, and only
+/// the entries ([`insert_held_entries`]) under the locks.
+pub async fn insert_events_holds_feed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events: &[EventRow],
+    holds: &[(Uuid, Uuid, Uuid)],
+    entries: &[bstore::EntryRow],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "WITH {}, {}",
+        events_and_holds(),
+        bstore::pg_entries_tail(5, bstore::EntriesPart::Feed)
+    );
+    let query = sqlx::query(AssertSqlSafe(sql))
+        .bind(event_docs(events))
+        .bind(hold_column(holds, |h| h.0))
+        .bind(hold_column(holds, |h| h.1))
+        .bind(hold_column(holds, |h| h.2));
+    bstore::bind_pg_entries(query, entries, bstore::entry_created_docs(entries))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The second half of [`insert_placements`] on PostgreSQL: the entries
+/// themselves, under the calendars' locks (one statement: one bump of each
+/// calendar's entries generation).
+pub async fn insert_held_entries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    entries: &[bstore::EntryRow],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "WITH {}",
+        bstore::pg_entries_tail(1, bstore::EntriesPart::Entries)
+    );
+    bstore::bind_pg_entries(sqlx::query(AssertSqlSafe(sql)), entries, Vec::new())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The events of a batch as one JSON array of objects named by column,
+/// times in the one text form both databases read.
+fn event_docs(events: &[EventRow]) -> String {
+    let time = |t: &DbTime| t.to_sqlite_text();
+    let docs: Vec<Value> = events
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id.0, "calendar_id": r.calendar_id.0, "name": r.name,
+                "date": r.date, "start_time": r.start_time,
+                "duration_us": r.duration_us, "search_days": r.search_days,
+                "start_at": r.start_at.as_ref().map(time), "end_at": r.end_at.as_ref().map(time),
+                "attendees": r.attendees.0, "location": r.location,
+                "placement": r.placement, "state": r.state,
+                "outside_working_hours": r.outside_working_hours, "version": r.version,
+                "created_at": time(&r.created_at), "updated_at": time(&r.updated_at),
+            })
+        })
+        .collect();
+    Value::Array(docs).to_string()
 }
 
 /// The events' and holds' inserts of [`insert_placements`] on PostgreSQL,
