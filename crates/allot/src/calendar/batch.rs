@@ -42,7 +42,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use uuid::Uuid;
 
-use super::busy_cache::{BusyCache, Planning, Rows, Spans};
+use super::busy_cache::{BusyCache, Planning, Proposed, Rows, Spans};
 use super::place::{self, AutoRequest, day_start};
 use super::store::{self, CalendarRow, EventRow};
 use crate::booking::rules::{from_micros, micros};
@@ -105,7 +105,10 @@ impl PlacementBatcher {
                 // try alone: a lone retry succeeds or reports its own error.
                 place_and_write(&db, &cache, &counts, now, jobs)
                     .await
-                    .unwrap_or_else(|_| (0..n).map(|_| Outcome::Single).collect())
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = ?e, "placement batch failed; placing each alone");
+                        (0..n).map(|_| Outcome::Single).collect()
+                    })
             }
         });
         Self {
@@ -152,17 +155,23 @@ async fn place_and_write(
     let mut phases = Phases::start(jobs.len());
     // SQLite has one writer, taken with the transaction: nothing to plan
     // ahead of.
-    let planning = matches!(db.backend(), Backend::Postgres).then(|| cache.planning(ids.clone()));
+    let mut planning =
+        matches!(db.backend(), Backend::Postgres).then(|| cache.planning(ids.clone()));
     let mut tx = db.begin_own_thread_batch().await?;
     if let Some(ticket) = planning.as_ref().map(|p| p.ticket()) {
         cache.planned(&ids, ticket).await;
         phases.mark("wait");
-        let ahead = plan_ahead(&mut tx, cache, now, &jobs, &ids, &mut phases).await?;
+        let ahead =
+            plan_ahead(&mut tx, cache, now, &jobs, &ids, &mut planning, &mut phases).await?;
         match ahead {
             Ahead::Written(done) => {
-                let (basis, planned) = *done;
+                let (basis, planned, proposed) = *done;
                 counts.written.fetch_add(1, Ordering::Relaxed);
-                finish(db, cache, tx, ids, planning, &basis, &planned, now).await?;
+                let held = Held {
+                    _planning: None,
+                    proposed: Some(proposed),
+                };
+                finish(db, cache, tx, ids, held, &basis, &planned, now).await?;
                 phases.mark("commit");
                 phases.log("ahead");
                 return Ok(planned.answers);
@@ -222,7 +231,11 @@ async fn place_and_write(
     store::insert_placements(&mut tx, &planned.events, &planned.holds, &planned.entries).await?;
     widen_bounds(&mut tx, &systems, &planned.longest).await?;
     phases.mark("write");
-    finish(db, cache, tx, ids, planning, &basis, &planned, now).await?;
+    let held = Held {
+        _planning: planning,
+        proposed: None,
+    };
+    finish(db, cache, tx, ids, held, &basis, &planned, now).await?;
     phases.mark("commit");
     phases.log("locked");
     Ok(planned.answers)
@@ -237,9 +250,9 @@ pub struct AheadCounts {
     changed: AtomicU64,
 }
 
-enum Ahead {
+enum Ahead<'a> {
     /// Planned ahead and written, locks held: left to commit.
-    Written(Box<(Basis, Planned)>),
+    Written(Box<(Basis, Planned, Proposed<'a>)>),
     /// Planned ahead, but what it planned on changed before the locks were
     /// taken: nothing written, locks held.
     Changed,
@@ -247,11 +260,12 @@ enum Ahead {
     NotCached,
 }
 
-/// Plans a batch before taking its calendars' locks, on the spans the
-/// batches ahead of it have stored in the cache (the batch ahead stores
-/// what it placed before it commits), and writes what needs no lock (the
-/// events, their holds and the feed events) while the batch ahead still
-/// holds the calendars. Under the locks only the entries are left to
+/// Plans a batch before taking its calendars' locks, on what the cache
+/// holds (the rows and busy spans a batch stores before it commits) and on
+/// the proposal of the batch ahead (what it placed, before its writes and
+/// check), proposes in turn, and writes what needs no lock (the events,
+/// their holds and the feed events) while the batch ahead still holds the
+/// calendars. Under the locks only the entries are left to
 /// write: the calendars' serial section is a lock, one insert and a
 /// commit, where it was also the reads, the search and most of the rows.
 ///
@@ -261,14 +275,15 @@ enum Ahead {
 /// stands (the batch that stored them committed), and the calendar and its
 /// system are unchanged. Anything else is rolled back to before the writes,
 /// and the batch is planned again under the locks.
-async fn plan_ahead(
+async fn plan_ahead<'c>(
     tx: &mut Tx<'_>,
-    cache: &BusyCache,
+    cache: &'c BusyCache,
     now: Timestamp,
     jobs: &[AutoJob],
     ids: &[Uuid],
+    planning: &mut Option<Planning<'c>>,
     phases: &mut Phases,
-) -> Result<Ahead, Problem> {
+) -> Result<Ahead<'c>, Problem> {
     // The rows to plan with, as the batches ahead stored them (`planned`
     // waited for those): no read before planning.
     let mut cached: BTreeMap<Uuid, (u64, Rows)> = BTreeMap::new();
@@ -305,6 +320,7 @@ async fn plan_ahead(
     }
     let mut generation = HashMap::new();
     let mut stamps = HashMap::new();
+    let mut awaited = Vec::new();
     let mut asked = BTreeSet::new();
     let mut known = Vec::new();
     for (id, spans) in &wanted {
@@ -320,8 +336,24 @@ async fn plan_ahead(
             asked.insert((*id, range.start, range.end));
             known.extend(busy.into_iter().map(|(span, e)| (*id, span, e)));
         }
-        generation.insert(*id, snap.generation);
-        stamps.insert(*id, snap.stamp);
+        // The batch ahead may not have stored yet, but has proposed what it
+        // placed: plan on that too, and expect its store under the locks.
+        // A proposal on another base belongs to a batch that will store
+        // something else first (it planned on a proposal that failed): this
+        // one could only fail its check, so it locks first.
+        match cache.proposal(*id) {
+            Some(p) if p.base == snap.stamp => {
+                known.extend(p.added.iter().map(|(span, e)| (*id, *span, *e)));
+                generation.insert(*id, p.generation);
+                stamps.insert(*id, p.token);
+                awaited.push(p.token);
+            }
+            Some(_) => return Ok(Ahead::NotCached),
+            None => {
+                generation.insert(*id, snap.generation);
+                stamps.insert(*id, snap.stamp);
+            }
+        }
     }
     phases.days(0, asked.len());
     let mut basis = Basis {
@@ -335,6 +367,25 @@ async fn plan_ahead(
     if planned.events.is_empty() {
         return Ok(Ahead::NotCached);
     }
+    // Proposed, the batch behind can plan on this one: it need not wait
+    // for the writes and the check.
+    let proposed = cache.propose(
+        wanted
+            .keys()
+            .map(|id| {
+                let added = planned.added.get(id).cloned().unwrap_or_default();
+                let at = basis.generation.get(id).copied().unwrap_or_default();
+                let bump = i64::from(!added.is_empty());
+                (
+                    *id,
+                    stamps.get(id).copied().unwrap_or_default(),
+                    at + bump,
+                    added,
+                )
+            })
+            .collect(),
+    );
+    drop(planning.take());
     phases.mark("place");
     let Tx::Postgres(pg) = tx else {
         return Ok(Ahead::NotCached);
@@ -342,6 +393,7 @@ async fn plan_ahead(
     sqlx::query("SAVEPOINT ahead").execute(&mut **pg).await?;
     store::insert_events_holds_feed(pg, &planned.events, &planned.holds, &planned.entries).await?;
     phases.mark("prewrite");
+    cache.resolved(&awaited).await;
     let (locked_systems, locked_cals) = store::lock_calendars(tx, ids).await?;
     cache.settled(ids).await;
     phases.mark("lock");
@@ -373,7 +425,7 @@ async fn plan_ahead(
     // Unchanged, so the outages too (they would have moved the generation).
     basis.rows = rows_of(&locked_systems, &locked_cals, &outages);
     phases.mark("write");
-    Ok(Ahead::Written(Box::new((basis, planned))))
+    Ok(Ahead::Written(Box::new((basis, planned, proposed))))
 }
 
 /// Each calendar's rows for the cache.
@@ -527,6 +579,14 @@ async fn widen_bounds(
     Ok(())
 }
 
+/// What a batch holds in the cache until it has stored: its planning mark
+/// (a batch that locked first) or its proposals (one that planned ahead).
+/// Both are held for their drop, once the batch has stored.
+struct Held<'a> {
+    _planning: Option<Planning<'a>>,
+    proposed: Option<Proposed<'a>>,
+}
+
 /// Stores what the batch knows in the cache, lets the batches behind it
 /// plan on that, and commits; a failed commit takes the store back.
 #[allow(clippy::too_many_arguments)]
@@ -535,14 +595,21 @@ async fn finish(
     cache: &BusyCache,
     tx: Tx<'_>,
     ids: Vec<Uuid>,
-    planning: Option<Planning<'_>>,
+    held: Held<'_>,
     basis: &Basis,
     planned: &Planned,
     now: Timestamp,
 ) -> Result<(), Problem> {
     let committing = cache.committing(ids.clone());
-    remember(db, cache, basis, &planned.added, micros(now));
-    drop(planning);
+    remember(
+        db,
+        cache,
+        basis,
+        &planned.added,
+        held.proposed.as_ref(),
+        micros(now),
+    );
+    drop(held);
     let committed = tx.commit().await;
     if committed.is_err() {
         // The commit may or may not have happened: either way the cache
@@ -561,7 +628,14 @@ async fn finish(
 /// entries bumped the generation of each calendar it wrote once on
 /// PostgreSQL (a statement trigger) and once per entry on SQLite (a row
 /// trigger).
-fn remember(db: &Db, cache: &BusyCache, basis: &Basis, added: &HashMap<Uuid, Spans>, now: i64) {
+fn remember(
+    db: &Db,
+    cache: &BusyCache,
+    basis: &Basis,
+    added: &HashMap<Uuid, Spans>,
+    proposed: Option<&Proposed<'_>>,
+    now: i64,
+) {
     let Basis {
         generation,
         asked,
@@ -596,6 +670,7 @@ fn remember(db: &Db, cache: &BusyCache, basis: &Basis, added: &HashMap<Uuid, Spa
             ranges,
             mine,
             rows.get(&system).cloned(),
+            proposed.and_then(|p| p.token(system)),
         );
     }
 }

@@ -66,9 +66,12 @@ struct Inner {
     spans: usize,
     /// The stamp of the next store.
     next_stamp: u64,
-    /// Batches that have not yet stored what they plan: their ticket and
-    /// calendars.
+    /// Batches that have not yet proposed or stored what they plan: their
+    /// ticket and calendars.
     planning: Vec<(u64, Vec<Uuid>)>,
+    /// What batches planning ahead placed on each calendar, not yet
+    /// checked under the locks and stored, oldest first.
+    proposals: HashMap<Uuid, Vec<Proposal>>,
     next_ticket: u64,
     /// Calendars of batches between their commit and their store, with
     /// how many such batches each.
@@ -133,6 +136,53 @@ pub struct Rows {
     pub calendar: CalendarRow,
     /// The calendar's open outages.
     pub outages: Vec<OutageRow>,
+}
+
+/// What a batch that planned ahead of its locks placed on one calendar,
+/// on top of the store stamped `base`: the batch behind it may plan on it
+/// too, before it is checked. Checked and committed, the batch's store of
+/// the calendar carries `token` as its stamp; anything else carries
+/// another.
+#[derive(Clone)]
+pub struct Proposal {
+    pub token: u64,
+    pub base: u64,
+    /// The calendar's generation once the batch has committed.
+    pub generation: i64,
+    pub added: Spans,
+}
+
+/// Withdraws a batch's proposals when dropped: stored, failed or placed
+/// again under the locks, they are no longer news.
+pub struct Proposed<'a> {
+    cache: &'a BusyCache,
+    tokens: Vec<(Uuid, u64)>,
+}
+
+impl Proposed<'_> {
+    /// The token proposed for `calendar`.
+    pub fn token(&self, calendar: Uuid) -> Option<u64> {
+        self.tokens
+            .iter()
+            .find(|(c, _)| *c == calendar)
+            .map(|(_, t)| *t)
+    }
+}
+
+impl Drop for Proposed<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.cache.lock();
+        for (calendar, token) in &self.tokens {
+            if let Some(list) = inner.proposals.get_mut(calendar) {
+                list.retain(|p| p.token != *token);
+                if list.is_empty() {
+                    inner.proposals.remove(calendar);
+                }
+            }
+        }
+        drop(inner);
+        self.cache.settled.notify_waiters();
+    }
 }
 
 /// What a batch read of one calendar from the cache, to plan on before it
@@ -258,6 +308,59 @@ impl BusyCache {
         Some((c.stamp, c.rows.clone()?))
     }
 
+    /// Records what a batch planning ahead placed: per calendar, the stamp
+    /// it planned on, the generation its commit will lead to, and its new
+    /// entries there.
+    pub fn propose(&self, placed: Vec<(Uuid, u64, i64, Spans)>) -> Proposed<'_> {
+        let mut inner = self.lock();
+        let mut tokens = Vec::with_capacity(placed.len());
+        for (calendar, base, generation, added) in placed {
+            let token = inner.next_stamp;
+            inner.next_stamp += 1;
+            inner.proposals.entry(calendar).or_default().push(Proposal {
+                token,
+                base,
+                generation,
+                added,
+            });
+            tokens.push((calendar, token));
+        }
+        Proposed {
+            cache: self,
+            tokens,
+        }
+    }
+
+    /// The latest proposal on `calendar` not yet stored or withdrawn.
+    pub fn proposal(&self, calendar: Uuid) -> Option<Proposal> {
+        self.lock()
+            .proposals
+            .get(&calendar)
+            .and_then(|list| list.last())
+            .cloned()
+    }
+
+    /// Waits until each of `tokens` is stored or withdrawn: a batch that
+    /// planned on another's proposals takes its locks only after that one
+    /// has taken its own, so their locks are granted in the order planned.
+    pub async fn resolved(&self, tokens: &[u64]) {
+        loop {
+            let woken = self.settled.notified();
+            {
+                let inner = self.lock();
+                let pending = inner
+                    .proposals
+                    .values()
+                    .flatten()
+                    .any(|p| tokens.contains(&p.token));
+                if !pending {
+                    return;
+                }
+            }
+            woken.await;
+        }
+    }
+
     /// The stamp of what is cached of `calendar` now.
     pub fn stamp(&self, calendar: Uuid) -> Option<u64> {
         self.lock().calendars.get(&calendar).map(|c| c.stamp)
@@ -302,6 +405,8 @@ impl BusyCache {
     /// `seen` keeps its other ranges (with `added` joined to them); one
     /// cached at an older generation is replaced; one already cached at a
     /// newer generation (a later batch stored first) is left alone.
+    /// `token`: the batch's checked [`Proposal`] of the calendar, if any.
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &self,
         calendar: Uuid,
@@ -310,6 +415,7 @@ impl BusyCache {
         ranges: Vec<(Span, Spans)>,
         added: &[(Span, Uuid)],
         rows: Option<Rows>,
+        token: Option<u64>,
     ) {
         let mut inner = self.lock();
         let existing = inner.calendars.remove(&calendar);
@@ -331,7 +437,9 @@ impl BusyCache {
         if rows.is_some() {
             cal.rows = rows;
         }
-        cal.stamp = inner.next_stamp;
+        // A checked proposal's store carries its token: the batch that
+        // planned on the proposal sees that it stands.
+        cal.stamp = token.unwrap_or(inner.next_stamp);
         inner.next_stamp += 1;
         for (range, spans) in ranges {
             cal.ranges.insert((range.start, range.end), spans);
@@ -383,6 +491,7 @@ mod tests {
             vec![(day, vec![(span(10, 20), read)])],
             &[(span(30, 40), mine)],
             None,
+            None,
         );
         assert!(cache.get(cal, 4, day).is_none(), "stamp is after the batch");
         assert_eq!(ids(&cache.get(cal, 5, day).expect("hit")), [read, mine]);
@@ -396,7 +505,7 @@ mod tests {
         let cache = BusyCache::default();
         let cal = Uuid::now_v7();
         let (mon, tue) = (span(0, 100), span(100, 200));
-        cache.store(cal, 0, 0, vec![(mon, vec![])], &[], None);
+        cache.store(cal, 0, 0, vec![(mon, vec![])], &[], None, None);
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         // A batch that read Tuesday and placed across midnight and on Tuesday.
         cache.store(
@@ -405,6 +514,7 @@ mod tests {
             1,
             vec![(tue, vec![])],
             &[(span(90, 110), a), (span(150, 160), b)],
+            None,
             None,
         );
         assert_eq!(ids(&cache.get(cal, 1, mon).expect("monday")), [a]);
@@ -417,15 +527,31 @@ mod tests {
         let cal = Uuid::now_v7();
         let day = span(0, 100);
         let (newer, older) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.store(cal, 7, 8, vec![(day, vec![(span(1, 2), newer)])], &[], None);
+        cache.store(
+            cal,
+            7,
+            8,
+            vec![(day, vec![(span(1, 2), newer)])],
+            &[],
+            None,
+            None,
+        );
         // A batch that ran at 5 and stores late: dropped.
-        cache.store(cal, 5, 6, vec![(day, vec![(span(3, 4), older)])], &[], None);
+        cache.store(
+            cal,
+            5,
+            6,
+            vec![(day, vec![(span(3, 4), older)])],
+            &[],
+            None,
+            None,
+        );
         assert_eq!(ids(&cache.get(cal, 8, day).expect("kept")), [newer]);
         // One that read at 9 (after a write this cache never saw) replaces
         // everything, other ranges included.
         let other = span(100, 200);
-        cache.store(cal, 8, 8, vec![(other, vec![])], &[], None);
-        cache.store(cal, 9, 9, vec![(day, vec![])], &[], None);
+        cache.store(cal, 8, 8, vec![(other, vec![])], &[], None, None);
+        cache.store(cal, 9, 9, vec![(day, vec![])], &[], None, None);
         assert!(cache.get(cal, 9, other).is_none(), "stale range dropped");
         assert_eq!(cache.get(cal, 9, day).expect("fresh").len(), 0);
     }
@@ -443,7 +569,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "waits while `a` is committing");
-        cache.store(a, 0, 1, vec![(span(0, 1), vec![])], &[], None);
+        cache.store(a, 0, 1, vec![(span(0, 1), vec![])], &[], None, None);
         drop(marked);
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
@@ -458,7 +584,15 @@ mod tests {
         let cal = Uuid::now_v7();
         let (mon, tue) = (span(0, 100), span(100, 200));
         assert!(cache.snapshot(cal, &[mon]).is_none(), "empty");
-        cache.store(cal, 3, 4, vec![(mon, vec![]), (tue, vec![])], &[], None);
+        cache.store(
+            cal,
+            3,
+            4,
+            vec![(mon, vec![]), (tue, vec![])],
+            &[],
+            None,
+            None,
+        );
         let snap = cache.snapshot(cal, &[tue, mon]).expect("both days");
         assert_eq!((snap.generation, snap.ranges.len()), (4, 2));
         assert_eq!(cache.stamp(cal), Some(snap.stamp));
@@ -467,7 +601,7 @@ mod tests {
             "one day missing"
         );
         // Every store is a new stamp, even at the same generation.
-        cache.store(cal, 4, 4, vec![(mon, vec![])], &[], None);
+        cache.store(cal, 4, 4, vec![(mon, vec![])], &[], None, None);
         assert_ne!(cache.stamp(cal), Some(snap.stamp));
         cache.forget(&[cal]);
         assert_eq!(cache.stamp(cal), None);
@@ -502,6 +636,45 @@ mod tests {
         drop(second);
     }
 
+    #[tokio::test]
+    async fn proposals_stack_until_their_batches_store_or_withdraw() {
+        let cache = std::sync::Arc::new(BusyCache::default());
+        let cal = Uuid::now_v7();
+        let entry = (span(10, 20), Uuid::now_v7());
+        let first = cache.propose(vec![(cal, 7, 4, vec![entry])]);
+        let a = first.token(cal).expect("token");
+        let second = cache.propose(vec![(cal, a, 5, vec![])]);
+        let b = second.token(cal).expect("token");
+        // The latest is the one to plan on; the first is still pending.
+        let latest = cache.proposal(cal).expect("proposed");
+        assert_eq!((latest.token, latest.base, latest.generation), (b, a, 5));
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.resolved(&[a]).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the first has not stored");
+        // Stored under its token, then withdrawn.
+        cache.store(
+            cal,
+            3,
+            4,
+            vec![(span(0, 100), vec![])],
+            &[entry],
+            None,
+            Some(a),
+        );
+        assert_eq!(cache.stamp(cal), Some(a));
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken once the first is withdrawn")
+            .expect("task");
+        assert_eq!(cache.proposal(cal).map(|p| p.token), Some(b));
+        drop(second);
+        assert!(cache.proposal(cal).is_none());
+    }
+
     #[test]
     fn the_cache_starts_afresh_past_its_bound() {
         let cache = BusyCache::default();
@@ -509,7 +682,7 @@ mod tests {
             .map(|i| (span(i, i + 1), Uuid::nil()))
             .collect();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.store(a, 0, 0, vec![(span(0, i64::MAX), many)], &[], None);
+        cache.store(a, 0, 0, vec![(span(0, i64::MAX), many)], &[], None, None);
         assert!(cache.get(a, 0, span(0, i64::MAX)).is_some());
         cache.store(
             b,
@@ -517,6 +690,7 @@ mod tests {
             0,
             vec![(span(0, 1), vec![(span(0, 1), b)])],
             &[],
+            None,
             None,
         );
         assert!(cache.get(a, 0, span(0, i64::MAX)).is_none());
