@@ -388,24 +388,37 @@ pub async fn insert_placements(
             bstore::insert_entries_with_events(tx, entries).await?;
         }
         Tx::Postgres(tx) => {
-            // One statement, one round trip under the calendars' locks;
-            // the holds (ten per 10-attendee event) travel as binary
-            // arrays of ids rather than JSON to be parsed.
-            let sql = format!(
-                "WITH {}, {}",
-                events_and_holds(),
-                bstore::pg_entries_tail(5, bstore::EntriesPart::Both)
-            );
-            let query = sqlx::query(AssertSqlSafe(sql))
-                .bind(events_doc)
-                .bind(hold_column(holds, |h| h.0))
-                .bind(hold_column(holds, |h| h.1))
-                .bind(hold_column(holds, |h| h.2));
-            bstore::bind_pg_entries(query, entries, bstore::entry_created_docs(entries))
-                .execute(&mut **tx)
+            // One statement, one round trip under the calendars' locks.
+            pg_events_holds_entries(tx, events_doc, holds, entries, bstore::EntriesPart::Both)
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// The events, their holds and `part` of the entries in one statement on
+/// PostgreSQL; the holds (ten per 10-attendee event) travel as binary
+/// arrays of ids rather than JSON to be parsed.
+async fn pg_events_holds_entries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events_doc: String,
+    holds: &[(Uuid, Uuid, Uuid)],
+    entries: &[bstore::EntryRow],
+    part: bstore::EntriesPart,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "WITH {}, {}",
+        events_and_holds(),
+        bstore::pg_entries_tail(5, part)
+    );
+    let query = sqlx::query(AssertSqlSafe(sql))
+        .bind(events_doc)
+        .bind(hold_column(holds, |h| h.0))
+        .bind(hold_column(holds, |h| h.1))
+        .bind(hold_column(holds, |h| h.2));
+    bstore::bind_pg_entries(query, entries, bstore::entry_created_docs(entries))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -420,20 +433,14 @@ pub async fn insert_events_holds_feed(
     holds: &[(Uuid, Uuid, Uuid)],
     entries: &[bstore::EntryRow],
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "WITH {}, {}",
-        events_and_holds(),
-        bstore::pg_entries_tail(5, bstore::EntriesPart::Feed)
-    );
-    let query = sqlx::query(AssertSqlSafe(sql))
-        .bind(event_docs(events))
-        .bind(hold_column(holds, |h| h.0))
-        .bind(hold_column(holds, |h| h.1))
-        .bind(hold_column(holds, |h| h.2));
-    bstore::bind_pg_entries(query, entries, bstore::entry_created_docs(entries))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    pg_events_holds_entries(
+        tx,
+        event_docs(events),
+        holds,
+        entries,
+        bstore::EntriesPart::Feed,
+    )
+    .await
 }
 
 /// The second half of [`insert_placements`] on PostgreSQL: the entries
