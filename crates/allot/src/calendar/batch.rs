@@ -80,17 +80,18 @@ pub struct PlacementBatcher {
 }
 
 impl PlacementBatcher {
-    /// Starts the batch loops; must be called inside a tokio runtime. Two
+    /// Starts the batch loops; must be called inside a tokio runtime. Three
     /// loops: placements on shared calendars still run one after the other
-    /// under their locks, but a second batch can be formed and begun while
-    /// the first commits (on PostgreSQL, with the batch connections of
-    /// `Db::begin_batch`, 6,300 → 7,000 placements/s on one calendar).
-    /// The loops run on a thread of their own (see `group_commit`), with
-    /// connections of their own (`Db::begin_own_thread_batch`).
+    /// under their locks, but the next batches can be formed, planned and
+    /// partly written while one holds the locks (see [`plan_ahead`]; with
+    /// two loops the next batch's planning started only once the one before
+    /// the locked one had committed). The loops run on a thread of their
+    /// own (see `group_commit`), with connections of their own
+    /// (`Db::begin_own_thread_batch`).
     pub fn start(db: Db, clock: SharedClock) -> Self {
         let shape = BatchShape {
             max: MAX_BATCH,
-            workers: 2,
+            workers: 3,
             linger: Some(std::time::Duration::from_millis(1)),
             own_thread: true,
         };
@@ -336,24 +337,23 @@ async fn plan_ahead<'c>(
             asked.insert((*id, range.start, range.end));
             known.extend(busy.into_iter().map(|(span, e)| (*id, span, e)));
         }
-        // The batch ahead may not have stored yet, but has proposed what it
-        // placed: plan on that too, and expect its store under the locks.
-        // A proposal on another base belongs to a batch that will store
-        // something else first (it planned on a proposal that failed): this
-        // one could only fail its check, so it locks first.
-        match cache.proposal(*id) {
-            Some(p) if p.base == snap.stamp => {
-                known.extend(p.added.iter().map(|(span, e)| (*id, *span, *e)));
-                generation.insert(*id, p.generation);
-                stamps.insert(*id, p.token);
-                awaited.push(p.token);
-            }
-            Some(_) => return Ok(Ahead::NotCached),
-            None => {
-                generation.insert(*id, snap.generation);
-                stamps.insert(*id, snap.stamp);
-            }
+        // The batches ahead may not have stored yet, but have proposed
+        // what they placed: plan on that too, and expect the last one's
+        // store under the locks. A proposal made on something else belongs
+        // to a batch that will store something else first (it planned on a
+        // proposal that failed): this one could only fail its check, so it
+        // locks first.
+        let Some(chain) = cache.proposals_on(*id, snap.stamp) else {
+            return Ok(Ahead::NotCached);
+        };
+        let (mut at, mut stamp) = (snap.generation, snap.stamp);
+        for p in chain {
+            known.extend(p.added.iter().map(|(span, e)| (*id, *span, *e)));
+            (at, stamp) = (p.generation, p.token);
+            awaited.push(p.token);
         }
+        generation.insert(*id, at);
+        stamps.insert(*id, stamp);
     }
     phases.days(0, asked.len());
     let mut basis = Basis {

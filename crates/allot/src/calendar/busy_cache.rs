@@ -331,13 +331,23 @@ impl BusyCache {
         }
     }
 
-    /// The latest proposal on `calendar` not yet stored or withdrawn.
-    pub fn proposal(&self, calendar: Uuid) -> Option<Proposal> {
-        self.lock()
-            .proposals
-            .get(&calendar)
-            .and_then(|list| list.last())
-            .cloned()
+    /// The proposals on `calendar` made one on the other from the store
+    /// stamped `base`, oldest first, if they reach the latest one; `None`
+    /// if the latest was made on something else (its batch planned on a
+    /// proposal that failed, and will store something else first).
+    pub fn proposals_on(&self, calendar: Uuid, base: u64) -> Option<Vec<Proposal>> {
+        let inner = self.lock();
+        let Some(list) = inner.proposals.get(&calendar) else {
+            return Some(Vec::new());
+        };
+        let mut chain: Vec<Proposal> = Vec::new();
+        let mut on = base;
+        while let Some(next) = list.iter().find(|p| p.base == on) {
+            on = next.token;
+            chain.push(next.clone());
+        }
+        let latest = list.last().map(|p| p.token);
+        (chain.last().map(|p| p.token) == latest).then_some(chain)
     }
 
     /// Waits until each of `tokens` is stored or withdrawn: a batch that
@@ -645,9 +655,17 @@ mod tests {
         let a = first.token(cal).expect("token");
         let second = cache.propose(vec![(cal, a, 5, vec![])]);
         let b = second.token(cal).expect("token");
-        // The latest is the one to plan on; the first is still pending.
-        let latest = cache.proposal(cal).expect("proposed");
-        assert_eq!((latest.token, latest.base, latest.generation), (b, a, 5));
+        // Both are planned on, the first first; the first is still pending.
+        let chain = cache.proposals_on(cal, 7).expect("a chain");
+        let got: Vec<_> = chain
+            .iter()
+            .map(|p| (p.token, p.base, p.generation))
+            .collect();
+        assert_eq!(got, [(a, 7, 4), (b, a, 5)]);
+        assert!(
+            cache.proposals_on(cal, 8).is_none(),
+            "made on another store"
+        );
         let waiter = {
             let cache = cache.clone();
             tokio::spawn(async move { cache.resolved(&[a]).await })
@@ -670,9 +688,15 @@ mod tests {
             .await
             .expect("woken once the first is withdrawn")
             .expect("task");
-        assert_eq!(cache.proposal(cal).map(|p| p.token), Some(b));
+        let left: Vec<_> = cache
+            .proposals_on(cal, a)
+            .expect("chain")
+            .iter()
+            .map(|p| p.token)
+            .collect();
+        assert_eq!(left, [b]);
         drop(second);
-        assert!(cache.proposal(cal).is_none());
+        assert_eq!(cache.proposals_on(cal, a).map(|c| c.len()), Some(0));
     }
 
     #[test]

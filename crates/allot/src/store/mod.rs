@@ -92,8 +92,9 @@ pub struct PgShared {
 }
 
 /// Most connections of each batch pool: one per batch loop of the module
-/// that uses it (booking and calendar run two each).
+/// that uses it (booking runs two, calendar three).
 const BATCH_CONNECTIONS: u32 = 2;
+const OWN_THREAD_BATCH_CONNECTIONS: u32 = 3;
 
 /// The plan settings of batch statements, explained at
 /// [`PgShared::batch_pool`]; one list for the batch connections' startup
@@ -184,16 +185,16 @@ impl Db {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone())
                 .await?;
-            let batch_pool = || {
+            let batch_pool = |connections| {
                 PgPoolOptions::new()
-                    .max_connections(BATCH_CONNECTIONS)
+                    .max_connections(connections)
                     .acquire_timeout(options.acquire_timeout)
                     .test_before_acquire(false)
                     .connect_lazy_with(connect.clone().options(BATCH_PLAN_SETTINGS))
             };
             let shared = std::sync::Arc::new(PgShared {
-                batch_pool: batch_pool(),
-                own_thread_pool: batch_pool(),
+                batch_pool: batch_pool(BATCH_CONNECTIONS),
+                own_thread_pool: batch_pool(OWN_THREAD_BATCH_CONNECTIONS),
             });
             return Ok(Db::Postgres(pool, shared));
         }
