@@ -880,15 +880,7 @@ both_backends!(
         // overlap, and each holds exactly the events it takes part in.
         for (cal, expected) in [(&a, 24), (&b, 48), (&c, 48)] {
             let held = active_entries(&app, cal, expected).await;
-            let (status, events) = app
-                .call(
-                    "GET",
-                    &format!("/v1/calendars/{cal}/events?limit=1000"),
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{events}");
-            let mut placed = spans(&events);
+            let mut placed = spans(&calendar_events(&app, cal).await);
             placed.sort();
             assert_eq!(placed, held, "events of {cal} and its booking entries");
         }
@@ -1193,15 +1185,7 @@ both_backends!(
         // Whatever the order, nothing overlaps on the calendar, and no
         // event placed on Wednesday sits in the outage.
         active_entries(&app, &cal, None).await;
-        let (status, events) = app
-            .call(
-                "GET",
-                &format!("/v1/calendars/{cal}/events?limit=1000"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{events}");
-        for (start, end) in spans(&events) {
+        for (start, end) in spans(&calendar_events(&app, &cal).await) {
             if start.starts_with(WED) {
                 assert!(
                     end.as_str() <= "2026-11-25T12:00:00Z"
@@ -1333,6 +1317,19 @@ async fn holds_of(app: &TestApp, ev: &str) -> i64 {
 
 /// The `expected` active booking entries of `cal`, sorted, asserting that
 /// no two overlap.
+/// Every event on `cal` (its own and those it takes part in).
+async fn calendar_events(app: &TestApp, cal: &str) -> Value {
+    let (status, events) = app
+        .call(
+            "GET",
+            &format!("/v1/calendars/{cal}/events?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    events
+}
+
 /// The active entries on `cal`, sorted, asserting that none overlap (and
 /// that there are `expected`, when given).
 async fn active_entries(

@@ -231,15 +231,19 @@ impl BusyCache {
     /// their locks: a batch still marked has then already committed (or
     /// failed), and is only storing.
     pub async fn settled(&self, calendars: &[Uuid]) {
+        self.wait_until(|inner| !calendars.iter().any(|c| inner.committing.contains_key(c)))
+            .await
+    }
+
+    /// Waits until `done` holds, checked again at every wake-up (a guard
+    /// dropped: a batch settled, planned or withdrew).
+    async fn wait_until(&self, done: impl Fn(&Inner) -> bool) {
         loop {
             // Registered before the check, so a wake between the check
             // and the wait is not lost.
             let woken = self.settled.notified();
-            {
-                let inner = self.lock();
-                if !calendars.iter().any(|c| inner.committing.contains_key(c)) {
-                    return;
-                }
+            if done(&self.lock()) {
+                return;
             }
             woken.await;
         }
@@ -262,20 +266,13 @@ impl BusyCache {
     /// before `ticket` is still planning any of `calendars`. Later batches
     /// are not waited for: they wait for this one.
     pub async fn planned(&self, calendars: &[Uuid], ticket: u64) {
-        loop {
-            let woken = self.settled.notified();
-            {
-                let inner = self.lock();
-                let ahead = inner
-                    .planning
-                    .iter()
-                    .any(|(t, cals)| *t < ticket && cals.iter().any(|c| calendars.contains(c)));
-                if !ahead {
-                    return;
-                }
-            }
-            woken.await;
-        }
+        self.wait_until(|inner| {
+            !inner
+                .planning
+                .iter()
+                .any(|(t, cals)| *t < ticket && cals.iter().any(|c| calendars.contains(c)))
+        })
+        .await
     }
 
     /// The spans of `calendar` over every one of `ranges` from one store,
@@ -354,21 +351,14 @@ impl BusyCache {
     /// planned on another's proposals takes its locks only after that one
     /// has taken its own, so their locks are granted in the order planned.
     pub async fn resolved(&self, tokens: &[u64]) {
-        loop {
-            let woken = self.settled.notified();
-            {
-                let inner = self.lock();
-                let pending = inner
-                    .proposals
-                    .values()
-                    .flatten()
-                    .any(|p| tokens.contains(&p.token));
-                if !pending {
-                    return;
-                }
-            }
-            woken.await;
-        }
+        self.wait_until(|inner| {
+            !inner
+                .proposals
+                .values()
+                .flatten()
+                .any(|p| tokens.contains(&p.token))
+        })
+        .await
     }
 
     /// The stamp of what is cached of `calendar` now.
