@@ -531,7 +531,7 @@ fn plan(
             horizon_end: place::horizon_end(&seats, now),
             align: (
                 origin,
-                seats[0].cal.slot_granularity_s.saturating_mul(1_000_000),
+                seats[0].slot_granularity_s.saturating_mul(1_000_000),
             ),
         };
         let Ok(span) = place::auto_slot(&seats, &req) else {

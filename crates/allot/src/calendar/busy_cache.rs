@@ -36,7 +36,7 @@
 //! ahead on what the batches begun before it have stored, and waits for
 //! those to be [`BusyCache::planned`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use allot_kernel::booking::Span;
@@ -199,8 +199,13 @@ struct Calendar {
     generation: i64,
     stamp: u64,
     rows: Option<Rows>,
-    /// By `(range.start, range.end)`.
-    ranges: HashMap<(i64, i64), Spans>,
+    /// By `(range.start, range.end)`, in order: the ranges a new entry
+    /// overlaps are found by their starts, not by a walk over every day
+    /// cached.
+    ranges: BTreeMap<(i64, i64), Spans>,
+    /// The longest of `ranges`: none starting earlier than this before an
+    /// entry can overlap it.
+    longest: i64,
 }
 
 impl Calendar {
@@ -431,7 +436,8 @@ impl BusyCache {
                 generation: seen,
                 stamp: 0,
                 rows: None,
-                ranges: HashMap::new(),
+                ranges: BTreeMap::new(),
+                longest: 0,
             },
         };
         if rows.is_some() {
@@ -442,13 +448,16 @@ impl BusyCache {
         cal.stamp = token.unwrap_or(inner.next_stamp);
         inner.next_stamp += 1;
         for (range, spans) in ranges {
+            cal.longest = cal.longest.max(range.len());
             cal.ranges.insert((range.start, range.end), spans);
         }
-        for (&(start, end), spans) in cal.ranges.iter_mut() {
-            let Some(range) = Span::new(start, end) else {
-                continue;
-            };
-            spans.extend(added.iter().filter(|(s, _)| s.overlaps(&range)));
+        for &(span, entry) in added {
+            let first = (span.start.saturating_sub(cal.longest), i64::MIN);
+            for (&(start, end), spans) in cal.ranges.range_mut(first..(span.end, i64::MIN)) {
+                if span.overlaps(&Span { start, end }) {
+                    spans.push((span, entry));
+                }
+            }
         }
         cal.generation = now;
         inner.spans = inner.spans - before + cal.spans();
@@ -519,6 +528,51 @@ mod tests {
         );
         assert_eq!(ids(&cache.get(cal, 1, mon).expect("monday")), [a]);
         assert_eq!(ids(&cache.get(cal, 1, tue).expect("tuesday")), [a, b]);
+    }
+
+    /// Against the plain rule (every added entry joins every cached range
+    /// it overlaps), on ranges of mixed lengths that may overlap each other
+    /// (a calendar whose time zone changed keeps the old days too).
+    #[test]
+    fn added_entries_join_exactly_the_ranges_they_overlap() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |m: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as i64
+        };
+        for _ in 0..200 {
+            let cache = BusyCache::default();
+            let cal = Uuid::now_v7();
+            let ranges: Vec<Span> = (0..1 + next(8))
+                .map(|_| {
+                    let start = next(1_000);
+                    span(start, start + 1 + next(300))
+                })
+                .collect();
+            let stored: Vec<(Span, Spans)> = ranges.iter().map(|r| (*r, Vec::new())).collect();
+            cache.store(cal, 0, 0, stored, &[], None, None);
+            let added: Spans = (0..next(6))
+                .map(|_| {
+                    let start = next(1_300);
+                    (span(start, start + 1 + next(100)), Uuid::now_v7())
+                })
+                .collect();
+            cache.store(cal, 0, 1, Vec::new(), &added, None, None);
+            for r in &ranges {
+                let expected: Vec<Uuid> = added
+                    .iter()
+                    .filter(|(s, _)| s.overlaps(r))
+                    .map(|(_, id)| *id)
+                    .collect();
+                assert_eq!(
+                    ids(&cache.get(cal, 1, *r).expect("cached")),
+                    expected,
+                    "{r:?}"
+                );
+            }
+        }
     }
 
     #[test]

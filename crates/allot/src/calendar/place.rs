@@ -14,6 +14,7 @@ use allot_kernel::calendar::{
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::store::CalendarRow;
@@ -24,9 +25,11 @@ use crate::store::Tx;
 
 /// One calendar taking part in a placement, loaded for a time range.
 pub struct Seat {
-    pub cal: CalendarRow,
+    /// The calendar's id.
+    pub id: Uuid,
     pub tz: TimeZone,
-    pub hours: WorkingHours,
+    pub horizon_days: Option<i64>,
+    pub slot_granularity_s: i64,
     pub windows: Vec<Span>,
     /// Spans taken by other entries, with the entry holding each.
     pub busy: Vec<(Span, Uuid)>,
@@ -39,7 +42,7 @@ pub struct Seat {
 
 impl Seat {
     pub fn id(&self) -> Uuid {
-        self.cal.id.0
+        self.id
     }
 
     fn participant(&self, busy: bool, blocked: bool) -> Participant<'_> {
@@ -56,7 +59,7 @@ pub fn calendar_tz(cal: &CalendarRow) -> TimeZone {
 }
 
 pub fn calendar_hours(cal: &CalendarRow) -> WorkingHours {
-    serde_json::from_value(cal.working_hours.0.clone()).unwrap_or_else(|_| WorkingHours::all_day())
+    WorkingHours::deserialize(&cal.working_hours.0).unwrap_or_else(|_| WorkingHours::all_day())
 }
 
 /// The instant a local date and time name in `tz` (a time in a DST gap
@@ -87,7 +90,7 @@ const DAY_US: i64 = 86_400_000_000;
 pub fn horizon_end(seats: &[Seat], now: Timestamp) -> Option<i64> {
     seats
         .iter()
-        .filter_map(|s| s.cal.horizon_days)
+        .filter_map(|s| s.horizon_days)
         .map(|d| micros(now).saturating_add(d.saturating_mul(DAY_US)))
         .min()
 }
@@ -195,11 +198,11 @@ pub fn build_seats(
 ) -> Vec<Seat> {
     let mut seats = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(cal) = cals.iter().find(|c| c.id.0 == *id).cloned() else {
+        let Some(cal) = cals.iter().find(|c| c.id.0 == *id) else {
             continue;
         };
-        let tz = calendar_tz(&cal);
-        let hours = calendar_hours(&cal);
+        let tz = calendar_tz(cal);
+        let hours = calendar_hours(cal);
         let busy: Vec<(Span, Uuid)> = entries
             .get(id)
             .into_iter()
@@ -221,14 +224,15 @@ pub fn build_seats(
             }
         }
         seats.push(Seat {
+            id: *id,
             windows: windows(&hours, &tz, range),
             busy_spans: busy.iter().map(|b| b.0).collect(),
             busy,
             blocked,
             present_outages: present,
             tz,
-            hours,
-            cal,
+            horizon_days: cal.horizon_days,
+            slot_granularity_s: cal.slot_granularity_s,
         });
     }
     seats
