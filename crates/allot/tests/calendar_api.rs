@@ -1355,3 +1355,85 @@ async fn active_entries(
     }
     held
 }
+
+/// Migration 0012: a transaction that says it bumps its calendars'
+/// generations itself (`allot.entries_gen = 'caller'`, as a placement
+/// batch writing ahead of its locks does) inserts entries without the
+/// trigger's bump, so without taking the calendar row's lock, which
+/// another transaction holds meanwhile; it bumps once under the lock
+/// itself. The setting ends with its transaction: the next insert on the
+/// same connection bumps through the trigger again. (PostgreSQL only:
+/// SQLite's batches write under its one writer, with the trigger.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_written_ahead_leave_the_generation_to_their_batch() {
+    use allot::booking::store::{EntryRow, insert_entries_with_events};
+    use allot::calendar::store::{bump_entries_gen, lock_calendars};
+    use allot::store::Tx;
+    use allot_kernel::booking::Span;
+    let Some(app) = TestApp::new(allot::store::Backend::Postgres).await else {
+        return;
+    };
+    let cal: uuid::Uuid = calendar(&app, AMS).await.parse().expect("uuid");
+    let generation = || async {
+        allot::calendar::store::get_calendar(allot::booking::store::Src::Db(app.db()), cal)
+            .await
+            .expect("read")
+            .expect("calendar")
+            .entries_gen
+    };
+    let entry = |hour: i64| {
+        let start = jiff::Timestamp::from_second(1_900_000_000 + hour * 3600).expect("time");
+        let span = Span::new(
+            start.as_microsecond(),
+            start.as_microsecond() + 3_600_000_000,
+        );
+        EntryRow::new_active(
+            cal,
+            span.expect("span"),
+            Vec::new(),
+            "ahead".into(),
+            json!({}),
+            allot::clock::Clock::now(&app.clock),
+        )
+    };
+    let before = generation().await;
+    // Another transaction holds the calendar's locks throughout.
+    let mut holder = app.db().begin().await.expect("begin");
+    lock_calendars(&mut holder, &[cal]).await.expect("lock");
+
+    let mut ahead = app.db().begin().await.expect("begin");
+    let Tx::Postgres(pg) = &mut ahead else {
+        panic!("a PostgreSQL transaction");
+    };
+    sqlx::raw_sql("SET LOCAL allot.entries_gen = 'caller'")
+        .execute(&mut **pg)
+        .await
+        .expect("set");
+    // Written while the calendar is locked by `holder`: with the trigger's
+    // bump this would wait for it.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        insert_entries_with_events(&mut ahead, &[entry(0)]),
+    )
+    .await
+    .expect("the insert waits for no calendar lock")
+    .expect("insert");
+    drop(holder);
+    assert_eq!(generation().await, before, "nothing committed yet");
+    let Tx::Postgres(pg) = &mut ahead else {
+        panic!("a PostgreSQL transaction");
+    };
+    bump_entries_gen(pg, &[cal]).await.expect("bump");
+    ahead.commit().await.expect("commit");
+    assert_eq!(generation().await, before + 1, "bumped once, by the batch");
+
+    // Any other insert bumps through the trigger, whichever connection.
+    for hour in 1..4 {
+        let mut tx = app.db().begin().await.expect("begin");
+        insert_entries_with_events(&mut tx, &[entry(hour)])
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert_eq!(generation().await, before + 1 + hour, "the trigger bumps");
+    }
+}

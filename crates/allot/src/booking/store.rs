@@ -743,7 +743,7 @@ pub async fn insert_entries_with_events(
             .await?;
         }
         Tx::Postgres(tx) => {
-            let sql = format!("WITH {}", pg_entries_tail(1, EntriesPart::Both));
+            let sql = format!("WITH {}", pg_entries_tail(1));
             bind_pg_entries(sqlx::query(AssertSqlSafe(sql)), rows, events)
                 .execute(&mut **tx)
                 .await?;
@@ -752,27 +752,13 @@ pub async fn insert_entries_with_events(
     Ok(())
 }
 
-/// What [`pg_entries_tail`] writes of the rows it is given.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntriesPart {
-    /// The entries and their `entry.created` feed events.
-    Both,
-    /// The entries only (their feed events written by another statement
-    /// of the same transaction).
-    Entries,
-    /// The feed events only.
-    Feed,
-}
-
 /// The PostgreSQL statement of [`insert_entries_with_events`] without its
 /// `WITH`: `r AS (...), ins AS (INSERT ...) INSERT INTO booking_events ...`,
 /// its nine parameters numbered from `$first` (bound by
 /// [`bind_pg_entries`]). A caller with writes of its own to make in the
 /// same transaction puts them in front, in the same statement: one round
-/// trip instead of two. `part` may leave the entries or the feed events
-/// out: the calendar's batch writes the feed before it holds the locks
-/// and the entries after (see `calendar::batch`).
-pub(crate) fn pg_entries_tail(first: usize, part: EntriesPart) -> String {
+/// trip instead of two.
+pub(crate) fn pg_entries_tail(first: usize) -> String {
     let p: Vec<String> = (first..first + 9).map(|i| format!("${i}")).collect();
     let at = &p[8];
     let entries = format!(
@@ -792,11 +778,7 @@ pub(crate) fn pg_entries_tail(first: usize, part: EntriesPart) -> String {
            AS r(id, sys, a, b, caps, label, meta, ev, n))",
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
     );
-    match part {
-        EntriesPart::Both => format!("{rows}, ins AS ({entries}) {feed}"),
-        EntriesPart::Entries => format!("{rows} {entries}"),
-        EntriesPart::Feed => format!("{rows} {feed}"),
-    }
+    format!("{rows}, ins AS ({entries}) {feed}")
 }
 
 /// Binds the parameters of [`pg_entries_tail`] for `rows` (not empty) and

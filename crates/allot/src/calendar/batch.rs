@@ -27,11 +27,11 @@
 //! needs is cached ([`plan_ahead`]): batches sharing calendars (ten
 //! attendees in every meeting) run one after the other under the locks,
 //! and that serial section was the whole batch, reads, search and about
-//! thirty rows per 10-attendee placement. Planned ahead, it is the lock,
-//! the insert of the entries and the commit; the rest overlaps the batch
-//! ahead's serial section. What the batch planned on is checked under the
-//! locks, and planned again there if anything changed, so both ways place
-//! exactly as a batch that locked first would.
+//! thirty rows per 10-attendee placement. Planned and written ahead, it is
+//! the lock, one update of the calendars' generations and the commit; the
+//! rest overlaps the batch ahead's serial section. What the batch planned
+//! on is checked under the locks, and planned again there if anything
+//! changed, so both ways place exactly as a batch that locked first would.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -264,11 +264,12 @@ enum Ahead<'a> {
 /// Plans a batch before taking its calendars' locks, on what the cache
 /// holds (the rows and busy spans a batch stores before it commits) and on
 /// the proposal of the batch ahead (what it placed, before its writes and
-/// check), proposes in turn, and writes what needs no lock (the events,
-/// their holds and the feed events) while the batch ahead still holds the
-/// calendars. Under the locks only the entries are left to
-/// write: the calendars' serial section is a lock, one insert and a
-/// commit, where it was also the reads, the search and most of the rows.
+/// check), proposes in turn, and writes everything (the events, their
+/// holds, the entries and their feed events) while the batch ahead still
+/// holds the calendars: none of it is seen by another writer before this
+/// commits. Under the locks only the calendars' generations are left to
+/// bump: the serial section is a lock, one update and a commit, where it
+/// was also the reads, the search and every row.
 ///
 /// Under the locks it checks that what it planned on is what is there: each
 /// calendar's generation (bumped by every write of its entries or outages)
@@ -390,8 +391,16 @@ async fn plan_ahead<'c>(
     let Tx::Postgres(pg) = tx else {
         return Ok(Ahead::NotCached);
     };
-    sqlx::query("SAVEPOINT ahead").execute(&mut **pg).await?;
-    store::insert_events_holds_feed(pg, &planned.events, &planned.holds, &planned.entries).await?;
+    // Everything is written ahead of the locks, the entries too: they stay
+    // invisible to every other writer until this commits, and it commits
+    // only if, under the locks, nothing it planned on has changed. Their
+    // insert leaves the calendars' generations to be bumped under the locks
+    // (migration 0012): the trigger's bump would take the calendar rows'
+    // locks now, behind the batch ahead. Both are undone with the savepoint.
+    sqlx::raw_sql("SAVEPOINT ahead; SET LOCAL allot.entries_gen = 'caller'")
+        .execute(&mut **pg)
+        .await?;
+    store::insert_placements(tx, &planned.events, &planned.holds, &planned.entries).await?;
     phases.mark("prewrite");
     cache.resolved(&awaited).await;
     let (locked_systems, locked_cals) = store::lock_calendars(tx, ids).await?;
@@ -420,7 +429,8 @@ async fn plan_ahead<'c>(
             .await?;
         return Ok(Ahead::Changed);
     }
-    store::insert_held_entries(pg, &planned.entries).await?;
+    let written: Vec<Uuid> = planned.added.keys().copied().collect();
+    store::bump_entries_gen(pg, &written).await?;
     widen_bounds(tx, &locked_systems, &planned.longest).await?;
     // Unchanged, so the outages too (they would have moved the generation).
     basis.rows = rows_of(&locked_systems, &locked_cals, &outages);
@@ -626,8 +636,8 @@ async fn finish(
 /// it planned at and checked under the calendars' locks, plus the entries
 /// it added, at the generation those led to. Its one insert of
 /// entries bumped the generation of each calendar it wrote once on
-/// PostgreSQL (a statement trigger) and once per entry on SQLite (a row
-/// trigger).
+/// PostgreSQL (a statement trigger, or the batch's own update when it
+/// wrote ahead of its locks) and once per entry on SQLite (a row trigger).
 fn remember(
     db: &Db,
     cache: &BusyCache,

@@ -389,14 +389,13 @@ pub async fn insert_placements(
         }
         Tx::Postgres(tx) => {
             // One statement, one round trip under the calendars' locks.
-            pg_events_holds_entries(tx, events_doc, holds, entries, bstore::EntriesPart::Both)
-                .await?;
+            pg_events_holds_entries(tx, events_doc, holds, entries).await?;
         }
     }
     Ok(())
 }
 
-/// The events, their holds and `part` of the entries in one statement on
+/// The events, their holds and their entries in one statement on
 /// PostgreSQL; the holds (ten per 10-attendee event) travel as binary
 /// arrays of ids rather than JSON to be parsed.
 async fn pg_events_holds_entries(
@@ -404,12 +403,11 @@ async fn pg_events_holds_entries(
     events_doc: String,
     holds: &[(Uuid, Uuid, Uuid)],
     entries: &[bstore::EntryRow],
-    part: bstore::EntriesPart,
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "WITH {}, {}",
         events_and_holds(),
-        bstore::pg_entries_tail(5, part)
+        bstore::pg_entries_tail(5)
     );
     let query = sqlx::query(AssertSqlSafe(sql))
         .bind(events_doc)
@@ -422,42 +420,22 @@ async fn pg_events_holds_entries(
     Ok(())
 }
 
-/// The first half of [`insert_placements`] on PostgreSQL, which needs no
-/// lock: the events, their holds and the entries' `entry.created` feed
-/// events, in one statement. The batch that plans before it locks writes
-/// these while the batch ahead of it still holds the calendars, and only
-/// the entries ([`insert_held_entries`]) under the locks.
-pub async fn insert_events_holds_feed(
+/// Bumps the entries generation of each calendar in `ids` once, for a
+/// batch that wrote their entries with the trigger's bump deferred to it
+/// (`SET LOCAL allot.entries_gen = 'caller'`, migration `0012`), under
+/// the calendars' locks. On its own, an insert of entries bumps them
+/// through the trigger, which takes the calendar rows' locks there and
+/// then.
+pub async fn bump_entries_gen(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    events: &[EventRow],
-    holds: &[(Uuid, Uuid, Uuid)],
-    entries: &[bstore::EntryRow],
+    ids: &[Uuid],
 ) -> Result<(), sqlx::Error> {
-    pg_events_holds_entries(
-        tx,
-        event_docs(events),
-        holds,
-        entries,
-        bstore::EntriesPart::Feed,
-    )
-    .await
-}
-
-/// The second half of [`insert_placements`] on PostgreSQL: the entries
-/// themselves, under the calendars' locks (one statement: one bump of each
-/// calendar's entries generation).
-pub async fn insert_held_entries(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    entries: &[bstore::EntryRow],
-) -> Result<(), sqlx::Error> {
-    if entries.is_empty() {
+    if ids.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "WITH {}",
-        bstore::pg_entries_tail(1, bstore::EntriesPart::Entries)
-    );
-    bstore::bind_pg_entries(sqlx::query(AssertSqlSafe(sql)), entries, Vec::new())
+    let ids: Vec<DbId> = ids.iter().copied().map(DbId).collect();
+    sqlx::query("UPDATE calendars SET entries_gen = entries_gen + 1 WHERE id = ANY($1)")
+        .bind(ids)
         .execute(&mut **tx)
         .await?;
     Ok(())
