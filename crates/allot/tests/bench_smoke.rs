@@ -62,10 +62,11 @@ async fn quick_calendar_bench_places_every_event_on_both_backends() {
             let doc = scenario(docs, name);
             assert_eq!(doc["placed"], 200, "{doc}");
         }
-        assert_eq!(
-            scenario(docs, "single_at_rate")["offered_per_second"],
-            2000.0
-        );
+        for name in ["single_at_rate", "attendees_at_rate"] {
+            let doc = scenario(docs, name);
+            assert_eq!(doc["offered_per_second"], 2000.0, "{doc}");
+            assert!(doc["worst_second_p99_ms"].is_number(), "{doc}");
+        }
     };
     check(&bench(&["calendar"], "sqlite", None));
     if let Some(server) = allot::testing::postgres_server().await {
@@ -74,20 +75,25 @@ async fn quick_calendar_bench_places_every_event_on_both_backends() {
 }
 
 #[test]
-fn a_rate_of_zero_is_refused_before_anything_runs() {
-    let out = Command::new(env!("CARGO_BIN_EXE_allot"))
-        .args([
-            "bench",
-            "calendar",
-            "--quick",
-            "--backend",
-            "sqlite",
-            "--rate",
-            "0",
-        ])
-        .output()
-        .expect("allot runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--rate must be"), "{stderr}");
+fn a_rate_or_a_length_of_zero_is_refused_before_anything_runs() {
+    for (flag, says) in [
+        ("--rate", "--rate must be"),
+        ("--rate-seconds", "--rate-seconds must be"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_allot"))
+            .args([
+                "bench",
+                "calendar",
+                "--quick",
+                "--backend",
+                "sqlite",
+                flag,
+                "0",
+            ])
+            .output()
+            .expect("allot runs");
+        assert!(!out.status.success(), "{flag} 0 was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

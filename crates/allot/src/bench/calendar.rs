@@ -2,7 +2,9 @@
 //!
 //! - seed: 11 calendars (all day, every day; 5-minute grid): calendar 0
 //!   holds 10,000 events (half-hour events every hour, 16 a day), calendars
-//!   1-10 hold 1,000 each the same way; written through the service;
+//!   1-10 hold at least 1,000 each (one every other hour, 8 a day: as many
+//!   days as leave room for every timed placement at half their free
+//!   time); written through the service, the calendars side by side;
 //! - single: auto-placements through the HTTP API on calendar 0, each on a
 //!   date among the seeded ones (the search reads that date's events);
 //! - attendees: auto-placements of 10-attendee events: an event on one of
@@ -22,6 +24,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{drive, drive_at_rate, fresh_db, load, machine, quantile};
+use crate::calendar::CalendarService;
 use crate::calendar::model::{CreateCalendar, CreateEvent};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
@@ -47,6 +50,10 @@ pub struct CalendarBenchArgs {
     /// Placements per second offered in the fixed-rate runs.
     #[arg(long, default_value_t = 2_000.0)]
     pub rate: f64,
+    /// How long each fixed-rate run offers placements: its p99 is over
+    /// rate x seconds placements, and each second's p99 is reported too.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate_seconds: f64,
     /// Smaller sizes, for CI smoke runs.
     #[arg(long)]
     pub quick: bool,
@@ -60,9 +67,13 @@ const TOKEN: &str = "bench-calendar-token";
 /// 16 hours.
 const PER_DAY: usize = 16;
 /// Seeded events per day on the attendee calendars: every other hour, so
-/// their 1,000 events span 125 days and leave room for every timed
-/// placement (each takes a slot on all ten).
+/// a day has 80 free quarter-hours (each timed placement takes one on all
+/// ten calendars).
 const PER_DAY_ATTENDEE: usize = 8;
+/// Timed 10-attendee placements per seeded day at most: half its free
+/// quarter-hours, so every placement fits on its requested date and the
+/// dates fill evenly.
+const ATTENDEE_ROOM_PER_DAY: usize = 40;
 /// Untimed placements before each scenario's timed runs: they open the
 /// client connections and the database connections, and prepare and plan
 /// the statements, which the first requests of a fresh server pay for.
@@ -81,16 +92,31 @@ fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -
     })
 }
 
+/// The worst p99 of any whole second of a fixed-rate run: `latencies` in
+/// the order the requests were due, `rate` a second. A run's p99 can hide
+/// one bad second among many; this shows it.
+fn worst_second_p99(latencies: &[f64], rate: f64) -> f64 {
+    let per_second = (rate.round() as usize).max(1);
+    latencies
+        .chunks(per_second)
+        .filter(|second| second.len() == per_second)
+        .map(|second| {
+            let mut sorted = second.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            quantile(&sorted, 0.99)
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Seeds `n` explicit events on `calendar` from `first` on, `per_day` a
 /// day, half an hour each, at 04:00 and every `16 / per_day` hours after.
 async fn seed_events(
-    server: &Server,
+    service: Arc<CalendarService>,
     calendar: Uuid,
     first: Date,
     n: usize,
     per_day: usize,
 ) -> Result<(), String> {
-    let service = server.state.calendar.clone();
     let id = calendar.to_string();
     let step = PER_DAY / per_day.clamp(1, PER_DAY);
     for k in 0..n {
@@ -118,11 +144,16 @@ async fn seed_events(
 }
 
 async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>, String> {
-    let (events, per_attendee, placements) = if args.quick {
-        (1_000, 100, 200)
+    let (events, placements, at_rate) = if args.quick {
+        (1_000, 200, 200)
     } else {
-        (args.events, 1_000, args.placements)
+        let at_rate = (args.rate * args.rate_seconds).round().max(1.0) as usize;
+        (args.events, args.placements, at_rate)
     };
+    // Attendee days enough for every timed placement (warm-up, closed
+    // loop, fixed rate) at `ATTENDEE_ROOM_PER_DAY` a day.
+    let attendee_days = (WARM_UP + placements + at_rate).div_ceil(ATTENDEE_ROOM_PER_DAY);
+    let per_attendee = (attendee_days * PER_DAY_ATTENDEE).max(if args.quick { 100 } else { 1_000 });
     let (db, url) = fresh_db(backend, args.postgres_url.as_deref()).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let serve = ServeArgs {
@@ -158,9 +189,27 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
         .checked_add(jiff::Span::new().days(2))
         .map_err(|e| e.to_string())?;
     let seeded_at = Instant::now();
-    seed_events(&server, calendars[0], first, events, PER_DAY).await?;
-    for cal in &calendars[1..] {
-        seed_events(&server, *cal, first, per_attendee, PER_DAY_ATTENDEE).await?;
+    // The calendars side by side: each placement locks only its own.
+    let seeding: Vec<_> = calendars
+        .iter()
+        .enumerate()
+        .map(|(i, cal)| {
+            let (n, per_day) = if i == 0 {
+                (events, PER_DAY)
+            } else {
+                (per_attendee, PER_DAY_ATTENDEE)
+            };
+            tokio::spawn(seed_events(
+                server.state.calendar.clone(),
+                *cal,
+                first,
+                n,
+                per_day,
+            ))
+        })
+        .collect();
+    for seeded in seeding {
+        seeded.await.map_err(|e| e.to_string())??;
     }
     let seed_seconds = seeded_at.elapsed().as_secs_f64();
     super::settle(&db, "booking_entries, calendar_events, calendar_holds").await?;
@@ -176,6 +225,7 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
     let conns = load::Pool::new(addr);
     let timed = Timed {
         placements,
+        at_rate,
         clients: args.clients,
         rate: args.rate,
     };
@@ -201,7 +251,7 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
 
     // 10-attendee events over calendars 1-10.
     let ten: Arc<Vec<Uuid>> = Arc::new(calendars[1..].to_vec());
-    let attendee_days = per_attendee.div_ceil(PER_DAY_ATTENDEE).max(1);
+    let seeded_days = per_attendee.div_ceil(PER_DAY_ATTENDEE).max(1);
     let pool = conns.clone();
     let attendees = move |i: usize| {
         let own = ten[i % ten.len()];
@@ -210,7 +260,9 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
             .filter(|c| **c != own)
             .map(Uuid::to_string)
             .collect();
-        let date = first.checked_add(jiff::Span::new().days((i * 31 % attendee_days) as i64));
+        // 7919 is prime: consecutive placements go to days far apart, and
+        // every day gets its share, however many days there are.
+        let date = first.checked_add(jiff::Span::new().days((i * 7919 % seeded_days) as i64));
         let body = json!({"event_name": format!("meeting {i}"), "date": date.map(|d| d.to_string()).unwrap_or_default(),
             "duration": 900, "attendees": others, "search_days": 30})
         .to_string();
@@ -238,14 +290,17 @@ async fn scenario(backend: &str, args: &CalendarBenchArgs) -> Result<Vec<Value>,
 
 /// The timed runs of a scenario, after its warm-up.
 struct Timed {
+    /// Placements of the closed-loop run.
     placements: usize,
+    /// Placements of the fixed-rate run.
+    at_rate: usize,
     clients: usize,
     rate: f64,
 }
 
 impl Timed {
-    /// Warms up, then times `placements` placements twice: as fast as
-    /// `clients` closed-loop clients get them placed (throughput), and
+    /// Warms up, then times `placements` placements as fast as `clients`
+    /// closed-loop clients get them placed (throughput), and `at_rate`
     /// offered at a fixed `rate` (latency at that load, counted from when
     /// each request was due). `job(i)` places placement `i`; every `i` is
     /// used once, so each run places different events.
@@ -260,9 +315,12 @@ impl Timed {
         let (placed, mut lat, secs) = drive(n, self.clients, offset(WARM_UP, job.clone())).await;
         let mut throughput = summary(scenario, &mut lat, placed, secs);
         throughput["clients"] = json!(self.clients);
-        let (placed, mut lat, secs) = drive_at_rate(n, self.rate, offset(WARM_UP + n, job)).await;
+        let (placed, mut lat, secs) =
+            drive_at_rate(self.at_rate, self.rate, offset(WARM_UP + n, job)).await;
+        let worst_second = worst_second_p99(&lat, self.rate);
         let mut at_rate = summary(&format!("{scenario}_at_rate"), &mut lat, placed, secs);
         at_rate["offered_per_second"] = json!(self.rate);
+        at_rate["worst_second_p99_ms"] = json!((worst_second * 1000.0).round() / 1000.0);
         vec![throughput, at_rate]
     }
 }
@@ -326,6 +384,12 @@ pub async fn run(args: CalendarBenchArgs) -> Result<(), String> {
         return Err(format!(
             "--rate must be a number of placements per second above 0, not {}",
             args.rate
+        ));
+    }
+    if !(args.rate_seconds.is_finite() && args.rate_seconds > 0.0) {
+        return Err(format!(
+            "--rate-seconds must be a number of seconds above 0, not {}",
+            args.rate_seconds
         ));
     }
     let backends = super::backends(&args.backend)?;
