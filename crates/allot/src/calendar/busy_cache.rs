@@ -206,11 +206,14 @@ struct Calendar {
     /// The longest of `ranges`: none starting earlier than this before an
     /// entry can overlap it.
     longest: i64,
+    /// How many spans `ranges` hold, kept as they change: summing them
+    /// walked every day cached on each store.
+    spans: usize,
 }
 
 impl Calendar {
     fn spans(&self) -> usize {
-        self.ranges.values().map(Vec::len).sum()
+        self.spans
     }
 }
 
@@ -438,6 +441,7 @@ impl BusyCache {
                 rows: None,
                 ranges: BTreeMap::new(),
                 longest: 0,
+                spans: 0,
             },
         };
         if rows.is_some() {
@@ -449,13 +453,17 @@ impl BusyCache {
         inner.next_stamp += 1;
         for (range, spans) in ranges {
             cal.longest = cal.longest.max(range.len());
-            cal.ranges.insert((range.start, range.end), spans);
+            cal.spans += spans.len();
+            if let Some(old) = cal.ranges.insert((range.start, range.end), spans) {
+                cal.spans -= old.len();
+            }
         }
         for &(span, entry) in added {
             let first = (span.start.saturating_sub(cal.longest), i64::MIN);
             for (&(start, end), spans) in cal.ranges.range_mut(first..(span.end, i64::MIN)) {
                 if span.overlaps(&Span { start, end }) {
                     spans.push((span, entry));
+                    cal.spans += 1;
                 }
             }
         }
@@ -572,6 +580,11 @@ mod tests {
                     "{r:?}"
                 );
             }
+            // The kept count is the spans held (it bounds the cache).
+            let inner = cache.lock();
+            let held = &inner.calendars[&cal];
+            let counted: usize = held.ranges.values().map(Vec::len).sum();
+            assert_eq!((held.spans, inner.spans), (counted, counted));
         }
     }
 
