@@ -312,6 +312,7 @@ impl Executor {
                         tracing::warn!(
                             "provisioning: lost the lease; another replica executes now"
                         );
+                        self.publisher.leading(false);
                     }
                     self.holding = held;
                     self.lease_checked_at = Some(now);
@@ -319,7 +320,9 @@ impl Executor {
                 Err(e) => {
                     tracing::warn!(error = %e, "provisioning: cannot renew the lease; pausing");
                     self.holding = false;
-                    self.leading = None;
+                    if self.leading.take().is_some() {
+                        self.publisher.leading(false);
+                    }
                     self.lease_checked_at = None;
                     return ceil_micros(plus(now, SignedDuration::from_secs(1)));
                 }
@@ -331,7 +334,10 @@ impl Executor {
         let mut leading = match self.leading.take() {
             Some(l) => l,
             None => match self.lead(now).await {
-                Ok(l) => l,
+                Ok(l) => {
+                    self.publisher.leading(true);
+                    l
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "provisioning: cannot load the ledger; retrying");
                     return plus(now, SignedDuration::from_secs(1));

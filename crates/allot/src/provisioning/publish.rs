@@ -157,6 +157,25 @@ impl Publisher {
         metrics::gauge!("allot_provisioning_predicted_shortfall").set(total as f64);
     }
 
+    /// Whether this replica executes (holds the lease). One that stops
+    /// also zeroes the gauges only the executing replica keeps: left as
+    /// they were, a replica that lost the lease would go on reporting its
+    /// last VM counts and plan beside the new leader's, and a sum over the
+    /// replicas would count every VM twice.
+    pub fn leading(&self, leading: bool) {
+        metrics::gauge!("allot_provisioning_leading").set(if leading { 1.0 } else { 0.0 });
+        if leading {
+            return;
+        }
+        for state in LedgerState::ALL.into_iter().filter(|s| s.is_open()) {
+            metrics::gauge!("allot_provisioning_vms", "state" => state.as_str()).set(0.0);
+        }
+        for endpoint in ["start", "stop"] {
+            metrics::gauge!("allot_provisioning_planned_calls", "endpoint" => endpoint).set(0.0);
+        }
+        metrics::gauge!("allot_provisioning_predicted_shortfall").set(0.0);
+    }
+
     /// VMs by state (of the open ledger rows) and the calls planned.
     pub fn gauges(&self, states: impl Iterator<Item = LedgerState>, plan: &Plan) {
         let mut counts: HashMap<LedgerState, u64> = HashMap::new();
@@ -182,6 +201,69 @@ impl Publisher {
         if outcome == "rate_limited" {
             metrics::counter!("allot_provisioning_rate_limited_total", "endpoint" => endpoint)
                 .increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use allot_kernel::provisioning::{StopCall, VmKey};
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    /// The value of the first sample line that starts with `series`.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    #[test]
+    fn a_replica_that_stops_leading_zeroes_what_only_the_leader_reports() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let publisher = Publisher::default();
+        let key = VmKey {
+            exam: allot_kernel::provisioning::ExamId(1),
+            slot: 0,
+        };
+        let plan = Plan {
+            starts: Vec::new(),
+            stops: vec![StopCall { key, at: 0 }],
+            exams: Vec::new(),
+        };
+        let ready = "allot_provisioning_vms{state=\"ready\"}";
+        let stops = "allot_provisioning_planned_calls{endpoint=\"stop\"}";
+        let shortfall = "allot_provisioning_predicted_shortfall";
+        metrics::with_local_recorder(&recorder, || {
+            publisher.leading(true);
+            let states = [LedgerState::Ready, LedgerState::Ready, LedgerState::Pending];
+            publisher.gauges(states.into_iter(), &plan);
+            metrics::gauge!(shortfall).set(7.0);
+        });
+        let led = handle.render();
+        assert_eq!(
+            sample(&led, "allot_provisioning_leading"),
+            Some(1.0),
+            "{led}"
+        );
+        assert_eq!(sample(&led, ready), Some(2.0), "{led}");
+        assert_eq!(sample(&led, stops), Some(1.0), "{led}");
+        metrics::with_local_recorder(&recorder, || publisher.leading(false));
+        let after = handle.render();
+        assert_eq!(
+            sample(&after, "allot_provisioning_leading"),
+            Some(0.0),
+            "{after}"
+        );
+        for series in [
+            ready,
+            "allot_provisioning_vms{state=\"pending\"}",
+            stops,
+            shortfall,
+        ] {
+            assert_eq!(sample(&after, series), Some(0.0), "{series}: {after}");
         }
     }
 }
