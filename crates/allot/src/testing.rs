@@ -8,7 +8,12 @@
 //! `None`, unless `ALLOT_REQUIRE_POSTGRES=1`, which makes that a failure.
 //!
 //! [`fresh_postgres`] creates an empty database on that server per call, so
-//! tests never see each other's rows.
+//! tests never see each other's rows. A test's database outlives its test
+//! (a failed test's rows are there to read); the first call in a process
+//! drops the test databases of runs that began more than
+//! [`STALE_TEST_DATABASE`] ago, which would otherwise pile up run after run
+//! on a long-lived server (hundreds per run, 8 MB and a few hundred files
+//! each, every one of them synced by each checkpoint).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +25,14 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::sync::OnceCell;
 
 static SERVER: OnceCell<Option<String>> = OnceCell::const_new();
+static SWEPT: OnceCell<()> = OnceCell::const_new();
+
+/// Test databases older than this (by the time in their UUIDv7 name) are
+/// dropped: longer than any test run lasts.
+pub const STALE_TEST_DATABASE: Duration = Duration::from_secs(3 * 3600);
+
+/// The prefix of every test database's name, a UUIDv7 after it.
+const TEST_DATABASE_PREFIX: &str = "allot_t_";
 
 /// The base URL of a PostgreSQL server for tests, or `None` (after printing
 /// the skip line) when there is none and it is not required.
@@ -45,17 +58,62 @@ pub async fn postgres_server() -> Option<String> {
 /// A URL to a new, empty database on the test server.
 pub async fn fresh_postgres() -> Option<String> {
     let base = postgres_server().await?;
-    let name = format!("allot_t_{}", uuid::Uuid::now_v7().simple());
+    let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let mut admin = match PgConnectOptions::from_str(&base) {
         Ok(o) => o.connect().await,
         Err(e) => panic!("bad test database URL {base}: {e}"),
     }
     .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL at {base}: {e}"));
+    SWEPT
+        .get_or_init(|| drop_stale_test_databases(&mut admin))
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     Some(with_database(&base, &name))
+}
+
+/// Drops the test databases created more than [`STALE_TEST_DATABASE`]
+/// ago. Best effort: a database another process drops first, or one still
+/// in use, is left to the next sweep.
+async fn drop_stale_test_databases(admin: &mut sqlx::PgConnection) {
+    let names: Vec<(String,)> =
+        match sqlx::query_as("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(TEST_DATABASE_PREFIX)
+            .fetch_all(&mut *admin)
+            .await
+        {
+            Ok(names) => names,
+            Err(_) => return,
+        };
+    let now = std::time::SystemTime::now();
+    for (name,) in names {
+        if !test_database_is_stale(&name, now) {
+            continue;
+        }
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\""
+        )))
+        .execute(&mut *admin)
+        .await;
+    }
+}
+
+/// Whether `name` is a test database created more than
+/// [`STALE_TEST_DATABASE`] before `now` (judged by the UUIDv7 in its name).
+fn test_database_is_stale(name: &str, now: std::time::SystemTime) -> bool {
+    let Some(created) = name
+        .strip_prefix(TEST_DATABASE_PREFIX)
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .and_then(|id| id.get_timestamp())
+    else {
+        return false;
+    };
+    let (secs, nanos) = created.to_unix();
+    let created = std::time::UNIX_EPOCH + Duration::new(secs, nanos);
+    now.duration_since(created)
+        .is_ok_and(|age| age > STALE_TEST_DATABASE)
 }
 
 /// `url` with its database name replaced.
@@ -192,4 +250,32 @@ fn start_private_cluster() -> Option<String> {
     );
     Command::new("sh").args(["-c", &script]).spawn().ok()?;
     Some(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_test_databases_older_than_a_run_are_stale() {
+        let now = std::time::SystemTime::now();
+        let name = |id: uuid::Uuid| format!("{TEST_DATABASE_PREFIX}{}", id.simple());
+        assert!(!test_database_is_stale(&name(uuid::Uuid::now_v7()), now));
+        let old = now - STALE_TEST_DATABASE - Duration::from_secs(60);
+        let later = now + STALE_TEST_DATABASE + Duration::from_secs(60);
+        assert!(test_database_is_stale(&name(uuid::Uuid::now_v7()), later));
+        let ts = old
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        let stamp = uuid::Timestamp::from_unix(uuid::NoContext, ts.as_secs(), ts.subsec_nanos());
+        assert!(test_database_is_stale(
+            &name(uuid::Uuid::new_v7(stamp)),
+            now
+        ));
+        // Not ours, or no time in the name: never dropped.
+        for other in ["allot", "root", "allot_t_notauuid", "allot_bench_x"] {
+            assert!(!test_database_is_stale(other, later), "{other}");
+        }
+        assert!(!test_database_is_stale(&name(uuid::Uuid::nil()), later));
+    }
 }
