@@ -214,32 +214,15 @@ impl LockedRow {
 /// one that waited for a system's lock would return the calendar as it was
 /// before the holder committed (its `entries_gen` a generation behind).
 /// A row it locks comes back as the latest version instead. Whoever
-/// changes a calendar row holds its system's lock first (an update, or the
-/// entries trigger in a transaction that writes the entries under it), so
+/// changes a calendar row holds its system's lock first (an update, the
+/// entries trigger in a transaction that writes the entries under it, or
+/// a batch's own bump of the generations, [`bump_entries_gen`]), so
 /// this second lock never waits and adds no deadlock. `NO KEY UPDATE`
 /// leaves the events' foreign key checks on the calendar (`KEY SHARE`)
 /// unblocked.
 pub async fn lock_calendars(
     tx: &mut Tx<'_>,
     ids: &[Uuid],
-) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
-    calendars_with_systems(tx, ids, true).await
-}
-
-/// [`lock_calendars`] without the locks: the calendars as last committed,
-/// for a batch that plans before it locks (see `super::batch`) and checks
-/// under the locks that nothing it read has changed.
-pub async fn read_calendars(
-    tx: &mut Tx<'_>,
-    ids: &[Uuid],
-) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
-    calendars_with_systems(tx, ids, false).await
-}
-
-async fn calendars_with_systems(
-    tx: &mut Tx<'_>,
-    ids: &[Uuid],
-    lock: bool,
 ) -> Result<(Vec<SystemRow>, Vec<CalendarRow>), sqlx::Error> {
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
@@ -271,12 +254,9 @@ async fn calendars_with_systems(
                 .await?
         }
         Tx::Postgres(tx) => {
-            let locks = if lock {
-                " FOR UPDATE OF s FOR NO KEY UPDATE OF c"
-            } else {
-                ""
-            };
-            let sql = format!("{from} WHERE s.id = ANY($1) ORDER BY s.id{locks}");
+            let sql = format!(
+                "{from} WHERE s.id = ANY($1) ORDER BY s.id FOR UPDATE OF s FOR NO KEY UPDATE OF c"
+            );
             let ids: Vec<DbId> = ids.iter().copied().map(DbId).collect();
             sqlx::query_as::<_, LockedRow>(AssertSqlSafe(sql))
                 .bind(ids)
