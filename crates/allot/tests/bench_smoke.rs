@@ -65,7 +65,8 @@ async fn quick_calendar_bench_places_every_event_on_both_backends() {
         for name in ["single_at_rate", "attendees_at_rate"] {
             let doc = scenario(docs, name);
             assert_eq!(doc["offered_per_second"], 2000.0, "{doc}");
-            assert!(doc["worst_second_p99_ms"].is_number(), "{doc}");
+            // 200 placements at 2,000/s: no whole second to judge.
+            assert_eq!(doc.get("worst_second_p99_ms"), Some(&Value::Null), "{doc}");
         }
     };
     check(&bench(&["calendar"], "sqlite", None));

@@ -94,18 +94,18 @@ fn summary(scenario: &str, latencies: &mut [f64], placed: usize, elapsed: f64) -
 
 /// The worst p99 of any whole second of a fixed-rate run: `latencies` in
 /// the order the requests were due, `rate` a second. A run's p99 can hide
-/// one bad second among many; this shows it.
-fn worst_second_p99(latencies: &[f64], rate: f64) -> f64 {
+/// one bad second among many; this shows it. `None` for a run shorter than
+/// a second (`--quick`), which has no whole second to judge.
+fn worst_second_p99(latencies: &[f64], rate: f64) -> Option<f64> {
     let per_second = (rate.round() as usize).max(1);
     latencies
-        .chunks(per_second)
-        .filter(|second| second.len() == per_second)
+        .chunks_exact(per_second)
         .map(|second| {
             let mut sorted = second.to_vec();
             sorted.sort_by(f64::total_cmp);
             quantile(&sorted, 0.99)
         })
-        .fold(0.0, f64::max)
+        .reduce(f64::max)
 }
 
 /// Seeds `n` explicit events on `calendar` from `first` on, `per_day` a
@@ -320,7 +320,8 @@ impl Timed {
         let worst_second = worst_second_p99(&lat, self.rate);
         let mut at_rate = summary(&format!("{scenario}_at_rate"), &mut lat, placed, secs);
         at_rate["offered_per_second"] = json!(self.rate);
-        at_rate["worst_second_p99_ms"] = json!((worst_second * 1000.0).round() / 1000.0);
+        at_rate["worst_second_p99_ms"] =
+            json!(worst_second.map(|ms| (ms * 1000.0).round() / 1000.0));
         vec![throughput, at_rate]
     }
 }
@@ -408,4 +409,21 @@ pub async fn run(args: CalendarBenchArgs) -> Result<(), String> {
         println!("{doc}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_second_is_judged_on_whole_seconds_only() {
+        // Two whole seconds at 100/s (the second one slow in its last 5%),
+        // then half a second that is slower still but not a whole second.
+        let mut lat: Vec<f64> = vec![1.0; 100];
+        lat.extend((0..100).map(|i| if i >= 95 { 40.0 } else { 2.0 }));
+        lat.extend(vec![500.0; 50]);
+        assert_eq!(worst_second_p99(&lat, 100.0), Some(40.0));
+        assert_eq!(worst_second_p99(&lat[..100], 100.0), Some(1.0));
+        assert_eq!(worst_second_p99(&lat[..99], 100.0), None);
+    }
 }

@@ -527,7 +527,7 @@ fn plan(
             continue;
         }
         for seat in &mut seats {
-            if let Some(spans) = taken.get(&seat.id()) {
+            if let Some(spans) = taken.get(&seat.id) {
                 seat.busy_spans
                     .extend(spans.iter().filter(|s| s.overlaps(&range)));
             }

@@ -41,10 +41,6 @@ pub struct Seat {
 }
 
 impl Seat {
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
     fn participant(&self, busy: bool, blocked: bool) -> Participant<'_> {
         Participant {
             busy: if busy { &self.busy_spans } else { &[] },
@@ -311,7 +307,7 @@ pub fn auto_slot(seats: &[Seat], req: &AutoRequest) -> Result<Span, Unplaceable>
     if search(&no_outages, within).is_some() {
         let seat = seats.iter().find(|s| !s.blocked.is_empty());
         return Err(Unplaceable::Outage {
-            calendar_id: seat.map(|s| s.id()).unwrap_or_default(),
+            calendar_id: seat.map(|s| s.id).unwrap_or_default(),
             outage_ids: seat.map(|s| s.present_outages.clone()).unwrap_or_default(),
         });
     }
@@ -326,7 +322,7 @@ pub fn auto_slot(seats: &[Seat], req: &AutoRequest) -> Result<Span, Unplaceable>
         for (i, seat) in seats.iter().enumerate().skip(1) {
             if search(&first_alone(Some(i)), within).is_none() {
                 return Err(Unplaceable::AttendeeBusy {
-                    attendee: seat.id(),
+                    attendee: seat.id,
                     event_ids: Vec::new(),
                     entry_ids: Vec::new(),
                 });
@@ -355,7 +351,7 @@ pub fn explicit_span(seats: &[Seat], span: Span) -> Explicit {
     for s in seats {
         if !s.present_outages.is_empty() {
             return Explicit::Refused(Unplaceable::Outage {
-                calendar_id: s.id(),
+                calendar_id: s.id,
                 outage_ids: s.present_outages.clone(),
             });
         }
@@ -369,7 +365,7 @@ pub fn explicit_span(seats: &[Seat], span: Span) -> Explicit {
             SlotReason::Blocked { .. } => {
                 let s = &seats[r.participant];
                 Explicit::Refused(Unplaceable::Outage {
-                    calendar_id: s.id(),
+                    calendar_id: s.id,
                     outage_ids: s.present_outages.clone(),
                 })
             }

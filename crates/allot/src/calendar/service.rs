@@ -1373,7 +1373,7 @@ fn conflict_of(
             .filter(|(i, _)| *i == first)
             .map(|b| b.1)
             .collect();
-        (chosen, seats.get(first).map(|s| s.id()))
+        (chosen, seats.get(first).map(|s| s.id))
     } else {
         (on_primary.iter().map(|b| b.1).collect(), None)
     };
