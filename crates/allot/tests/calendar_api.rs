@@ -481,6 +481,30 @@ both_backends!(attendee_calendars_are_held_together, |backend| async move {
     let clash = event(&app, &ann, explicit("clash", TUE, "08:00", json!(600))).await;
     let meeting = get_event(&app, &id(&meeting)).await;
     assert_eq!(meeting["start"], "2026-11-24T08:10:00Z", "{meeting}");
+    // Both calendars list it once, though it has held two places on each;
+    // a time window applies to the events a calendar takes part in too.
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let on_ann = calendar_events(&app, &ann).await;
+    assert_eq!(names(&on_ann), ["ann busy", "clash", "sync"], "{on_ann}");
+    let on_jeff = calendar_events(&app, &jeff).await;
+    assert_eq!(names(&on_jeff), ["sync"], "{on_jeff}");
+    let (_, window) = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/calendars/{ann}/events?from=2026-11-24T08:10:00Z&to=2026-11-24T09:00:00Z"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(names(&window), ["sync"], "{window}");
     // An explicit event over an explicit one on a participant calendar.
     let (status, p) = post_event(
         &app,
@@ -1315,8 +1339,6 @@ async fn holds_of(app: &TestApp, ev: &str) -> i64 {
         .expect("count holds"))
 }
 
-/// The `expected` active booking entries of `cal`, sorted, asserting that
-/// no two overlap.
 /// Every event on `cal` (its own and those it takes part in).
 async fn calendar_events(app: &TestApp, cal: &str) -> Value {
     let (status, events) = app

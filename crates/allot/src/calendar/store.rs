@@ -535,6 +535,12 @@ pub struct EventFilter {
 
 /// Events on a calendar (its own and those it takes part in), ordered by
 /// start (unplaced events by creation time), then id.
+///
+/// Its own events and those it takes part in are read as two halves, each
+/// along an index (its events by calendar and start; its holds by
+/// calendar), and merged: one condition `calendar_id = $1 OR id IN (its
+/// holds)` could use neither index and read every event of every calendar
+/// (34 ms for 200,000 events, growing with the table).
 pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, sqlx::Error> {
     let attendee = match db.backend() {
         Backend::Sqlite => "EXISTS (SELECT 1 FROM json_each(attendees) WHERE value = $6)",
@@ -548,14 +554,21 @@ pub async fn list_events(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, sqlx
         Some("unplaced") => "state = 'unplaced'",
         _ => "$7 IS NOT NULL",
     };
-    let sql = format!(
-        "SELECT {EVENT_COLS} FROM calendar_events \
-         WHERE (calendar_id = $1 OR id IN (SELECT event_id FROM calendar_holds WHERE calendar_id = $1)) \
-         AND ($2 IS NULL OR end_at > $2) AND ($3 IS NULL OR start_at < $3) \
+    let filters = format!(
+        "($2 IS NULL OR end_at > $2) AND ($3 IS NULL OR start_at < $3) \
          AND ($4 IS NULL OR COALESCE(start_at, created_at) > $4 \
               OR (COALESCE(start_at, created_at) = $4 AND id > $5)) \
-         AND ($6 IS NULL OR {attendee}) AND {status} \
-         ORDER BY COALESCE(start_at, created_at), id LIMIT $8"
+         AND ($6 IS NULL OR {attendee}) AND {status}"
+    );
+    // An event may hold several entries on one participant calendar (one
+    // per place it has been): `IN` takes it once.
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM (\
+           SELECT {EVENT_COLS} FROM calendar_events WHERE calendar_id = $1 AND {filters} \
+           UNION ALL \
+           SELECT {EVENT_COLS} FROM calendar_events WHERE calendar_id <> $1 \
+             AND id IN (SELECT event_id FROM calendar_holds WHERE calendar_id = $1) AND {filters}\
+         ) mine ORDER BY COALESCE(start_at, created_at), id LIMIT $8"
     );
     on!(Src::Db(db), e => sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
         .bind(DbId(f.calendar_id))
