@@ -1846,3 +1846,16 @@ both_backends!(
         assert_eq!(page["items"], json!([]), "nothing stored");
     }
 );
+
+// The README's tour runs as written (see `common::tour`).
+both_backends!(the_readme_booking_tour_works, |backend| async move {
+    let Some(app) = TestApp::new(backend).await else {
+        return;
+    };
+    common::tour::run(
+        &app,
+        "## A five-minute tour of booking",
+        &[("$SYS", "/v1/systems"), ("OUTAGE_ID", "/outages")],
+    )
+    .await;
+});

@@ -1460,107 +1460,33 @@ async fn entries_written_ahead_leave_the_generation_to_their_batch() {
     }
 }
 
-// The README's calendar tour, request by request as a new user would send
-// them (its `curl` commands, bodies verbatim), answers as the tour says:
-// every request succeeds except the ones its comments say are refused.
-// (The tour once set a horizon that refused its own first event.)
+// The README's calendar tour runs as written (see `common::tour`). It once
+// set a horizon that refused its own first event.
 both_backends!(the_readme_calendar_tour_works, |backend| async move {
     let Some(app) = TestApp::new(backend).await else {
         return;
     };
-    let readme = include_str!("../../../README.md");
-    let tour = readme
-        .split("## A five-minute tour of calendar")
-        .nth(1)
-        .and_then(|t| t.split("```sh").nth(1))
-        .and_then(|t| t.split("```").next())
-        .expect("the README has a calendar tour");
-    let requests = tour_requests(tour);
-    assert!(requests.len() >= 8, "{requests:?}");
-    let (mut cal, mut event) = (String::new(), String::new());
-    for r in requests {
-        if r.binary {
-            continue; // the attachment needs a file of the reader's
-        }
-        let path = r.path.replace("$CAL", &cal).replace("EVENT_ID", &event);
-        let content = "application/json";
-        let (status, body) = app
-            .call_with(&r.method, &path, r.body.clone(), Some(TOKEN), content)
-            .await;
-        match r.refused {
-            Some(code) => assert_eq!(status.as_u16(), code, "{r:?}: {body}"),
-            None => assert!(status.is_success(), "{r:?}: {status} {body}"),
-        }
-        if path == "/v1/calendars" {
-            cal = body["id"].as_str().expect("calendar id").to_string();
-        } else if event.is_empty() && path.ends_with("/events") && status.is_success() {
-            event = body["id"].as_str().expect("event id").to_string();
-        }
-    }
-    assert!(!cal.is_empty() && !event.is_empty());
+    let ids = tour::run(
+        &app,
+        "## A five-minute tour of calendar",
+        &[("$CAL", "/v1/calendars"), ("EVENT_ID", "/events")],
+    )
+    .await;
+    assert_eq!(ids.len(), 2, "a calendar and an event: {ids:?}");
 });
 
-/// One `curl` command of the tour.
-#[derive(Debug)]
-struct TourRequest {
-    method: String,
-    path: String,
-    body: Option<String>,
-    /// Sends a file (`--data-binary`).
-    binary: bool,
-    /// The status the comment above it says it is refused with.
-    refused: Option<u16>,
-}
-
-/// The `curl` commands of a shell block, each with its continuation lines,
-/// and the status a comment line just above it names (`409 ...`).
-fn tour_requests(block: &str) -> Vec<TourRequest> {
-    let mut commands: Vec<(String, Option<u16>)> = Vec::new();
-    let mut said: Option<u16> = None;
-    for line in block.lines() {
-        let trimmed = line.trim_start();
-        if let Some(comment) = trimmed.strip_prefix('#') {
-            said = comment
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse::<u16>().ok())
-                .find(|n| (400..500).contains(n));
-        } else if trimmed.starts_with("curl ") {
-            commands.push((line.to_string(), said.take()));
-        } else if let Some((last, _)) = commands.last_mut()
-            && (last.trim_end().ends_with('\\') || last.matches('\'').count() % 2 == 1)
-        {
-            last.push('\n');
-            last.push_str(line);
-        }
-    }
-    commands
-        .into_iter()
-        .map(|(command, refused)| {
-            let body = command
-                .split_once("-d '")
-                .and_then(|(_, rest)| rest.split_once('\''))
-                .map(|(body, _)| body.to_string());
-            let method = command
-                .split_once("-X ")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .map(str::to_string)
-                .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
-            let path = command
-                .split_once("localhost:8080")
-                .map(|(_, rest)| {
-                    rest.split(|c: char| c.is_whitespace() || c == '"')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-                .unwrap_or_default();
-            TourRequest {
-                method,
-                path,
-                binary: command.contains("--data-binary"),
-                body,
-                refused,
-            }
-        })
-        .collect()
+#[test]
+fn a_tour_comment_names_a_refusal_only_with_its_problem_type() {
+    assert_eq!(
+        tour::refusal(" now 2030 is too far ahead: 409 beyond_horizon"),
+        Some(409)
+    );
+    assert_eq!(
+        tour::refusal(" a planned outage over the entry: 409 naming it, or evict it"),
+        None
+    );
+    assert_eq!(
+        tour::refusal(" every 30 seconds, increment a counter"),
+        None
+    );
 }

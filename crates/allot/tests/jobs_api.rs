@@ -607,3 +607,11 @@ both_backends!(operational_endpoints_need_no_token, |backend| async move {
     let (status, problem) = app.call_with("GET", "/nowhere", None, None, "").await;
     assert_problem(status, &problem, StatusCode::NOT_FOUND, "not-found");
 });
+
+// The README's tour runs as written (see `common::tour`).
+both_backends!(the_readme_jobs_tour_works, |backend| async move {
+    let Some(app) = TestApp::new(backend).await else {
+        return;
+    };
+    common::tour::run(&app, "## A five-minute tour of jobs", &[]).await;
+});

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 pub mod booking;
 pub mod calendar;
 pub mod provisioning;
+pub mod tour;
 
 pub const TOKEN: &str = "test-token-with-every-scope";
 
