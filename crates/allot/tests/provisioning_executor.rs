@@ -408,3 +408,74 @@ both_backends!(a_noisy_neighbours_429s_are_honoured, |backend| async move {
     let slots: std::collections::HashSet<u32> = ledger.iter().map(|r| r.slot).collect();
     assert_eq!(slots.len(), 20);
 });
+
+/// Runs `work` to its end with the metrics it records kept in `recorder`
+/// (a recorder of this thread only, so tests running side by side do not
+/// mix their gauges).
+fn recorded<F: std::future::Future>(
+    recorder: &metrics_exporter_prometheus::PrometheusRecorder,
+    work: F,
+) -> F::Output {
+    tokio::task::block_in_place(|| {
+        metrics::with_local_recorder(recorder, || {
+            tokio::runtime::Handle::current().block_on(work)
+        })
+    })
+}
+
+/// The value of the sample line of `series` in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+both_backends!(
+    a_replica_that_loses_the_lease_stops_reporting_the_leaders_gauges,
+    |backend| async move {
+        let Some(mut rig) = Rig::new(backend).await else {
+            return;
+        };
+        let exam = rig.exam("handover", at(600), at(1200), 20).await;
+        let first = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        recorded(&first, rig.run_until(at(550)));
+        assert!(rig.executor.is_leading());
+        let ready = "allot_provisioning_vms{state=\"ready\"}";
+        let led = first.handle().render();
+        assert_eq!(
+            sample(&led, "allot_provisioning_leading"),
+            Some(1.0),
+            "{led}"
+        );
+        assert!(sample(&led, ready).is_some_and(|n| n > 0.0), "{led}");
+        // The first stalls past its lease; a second replica takes over.
+        rig.app.clock.advance(secs(11));
+        let mut other = rig.second_executor();
+        let second = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        recorded(&second, other.step());
+        assert!(other.is_leading());
+        let now_led = second.handle().render();
+        assert_eq!(
+            sample(&now_led, "allot_provisioning_leading"),
+            Some(1.0),
+            "{now_led}"
+        );
+        // The first finds the lease gone at its next step, and zeroes what
+        // only the leader reports.
+        recorded(&first, rig.executor.step());
+        assert!(!rig.executor.is_leading());
+        let after = first.handle().render();
+        assert_eq!(
+            sample(&after, "allot_provisioning_leading"),
+            Some(0.0),
+            "{after}"
+        );
+        assert_eq!(sample(&after, ready), Some(0.0), "{after}");
+        assert_eq!(
+            sample(&after, "allot_provisioning_predicted_shortfall"),
+            Some(0.0),
+            "{after}"
+        );
+        assert!(!rig.vms_of(exam).is_empty());
+    }
+);

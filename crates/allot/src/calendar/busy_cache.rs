@@ -211,12 +211,6 @@ struct Calendar {
     spans: usize,
 }
 
-impl Calendar {
-    fn spans(&self) -> usize {
-        self.spans
-    }
-}
-
 impl BusyCache {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -380,7 +374,7 @@ impl BusyCache {
         let mut inner = self.lock();
         for c in calendars {
             if let Some(cal) = inner.calendars.remove(c) {
-                inner.spans -= cal.spans();
+                inner.spans -= cal.spans;
             }
         }
     }
@@ -427,7 +421,7 @@ impl BusyCache {
     ) {
         let mut inner = self.lock();
         let existing = inner.calendars.remove(&calendar);
-        let before = existing.as_ref().map_or(0, Calendar::spans);
+        let before = existing.as_ref().map_or(0, |c| c.spans);
         let mut cal = match existing {
             Some(c) if c.generation > seen => {
                 inner.calendars.insert(calendar, c);
@@ -468,7 +462,7 @@ impl BusyCache {
             }
         }
         cal.generation = now;
-        inner.spans = inner.spans - before + cal.spans();
+        inner.spans = inner.spans - before + cal.spans;
         inner.calendars.insert(calendar, cal);
         if inner.spans > MAX_SPANS {
             inner.calendars.clear();
